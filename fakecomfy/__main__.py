@@ -1,0 +1,5 @@
+import sys
+
+from fakecomfy.cli import main
+
+sys.exit(main())

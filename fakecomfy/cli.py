@@ -1,0 +1,116 @@
+"""``fakecomfy serve | capture``: flags named like ComfyUI's ``main.py`` where they overlap."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from fakecomfy.settings import Settings, env_defaults, parse_node_times
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="run the fake ComfyUI server")
+    p.add_argument("--listen", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8188; 0 picks a free one)")
+    p.add_argument("--base-directory", type=Path,
+                   help="ComfyUI-style base directory with input/, output/, temp/, user/, models/")
+    p.add_argument("--input-directory", type=Path)
+    p.add_argument("--output-directory", type=Path)
+    p.add_argument("--temp-directory", type=Path)
+    p.add_argument("--user-directory", type=Path)
+    p.add_argument("--multi-user", action="store_true", default=None,
+                   help="per-user settings and userdata, selected by the comfy-user header")
+    p.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
+                   help="send CORS headers (default origin '*') instead of checking Origin")
+    p.add_argument("--max-upload-size", type=float, metavar="MB", help="request body limit in MB (default 100)")
+    p.add_argument("--disable-metadata", action="store_true", default=None,
+                   help="write no prompt/workflow metadata into PNGs")
+    p.add_argument("--object-info", type=Path, action="append", metavar="FILE",
+                   help="a captured /object_info JSON served over the built-in catalog (repeatable)")
+    p.add_argument("--executor", help="executor name (default numpy)")
+    p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
+                   help="execution time of a node class; for samplers, seconds per step (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no request log")
+
+
+def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """Environment first, then flags on top."""
+    values = env_defaults(environ)
+    for name in ("listen", "port", "base_directory", "input_directory", "output_directory",
+                 "temp_directory", "user_directory", "multi_user", "enable_cors_header",
+                 "max_upload_size", "disable_metadata", "executor"):
+        v = getattr(args, name, None)
+        if v is not None:
+            values[name] = v
+    if args.object_info:
+        values["object_info_files"] = list(values.get("object_info_files", [])) + list(args.object_info)  # type: ignore[call-overload]
+    if args.node_time:
+        times = dict(values.get("node_times", {}))  # type: ignore[call-overload]
+        times.update(parse_node_times(args.node_time))
+        values["node_times"] = times
+    if args.quiet:
+        values["log_requests"] = False
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def serve(settings: Settings) -> None:
+    import socket
+
+    import uvicorn
+
+    from fakecomfy.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    app = create_app(settings)
+    model = app.state.model
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.listen else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.listen, settings.port))
+    port = sock.getsockname()[1]
+    host = f"[{settings.listen}]" if ":" in settings.listen else settings.listen
+    shown = "127.0.0.1" if settings.listen in ("0.0.0.0", "::") else host
+    log = logging.getLogger("fakecomfy")
+    log.info("fakecomfy: base directory %s", model.paths.base)
+    log.info("To see the GUI go to: http://%s:%d", shown, port)
+    print(f"fakecomfy running at http://{shown}:{port}", flush=True)
+    config = uvicorn.Config(app, log_level="info", access_log=settings.log_requests,
+                            ws_max_size=settings.max_upload_bytes + 1024)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+
+
+def capture(url: str, output: Path) -> None:
+    """Save a running server's /object_info as JSON."""
+    target = url.rstrip("/") + "/object_info"
+    with urllib.request.urlopen(target, timeout=120) as resp:  # noqa: S310 - user-given URL
+        data = json.loads(resp.read())
+    if not isinstance(data, dict):
+        raise SystemExit(f"{target} did not return a JSON object")
+    output.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    print(f"saved {len(data)} node definitions from {target} to {output}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fakecomfy", description="A fake ComfyUI server for testing clients.")
+    sub = parser.add_subparsers(dest="command")
+    _serve_parser(sub)
+    cap = sub.add_parser("capture", help="save a server's /object_info to a JSON file")
+    cap.add_argument("url", help="base URL of a running ComfyUI (or fakecomfy) server")
+    cap.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0].startswith("-"):
+        args_list = ["serve", *args_list]  # `python -m fakecomfy --port 8188` works like main.py
+    args = parser.parse_args(args_list)
+    if args.command == "capture":
+        capture(args.url, args.output)
+        return 0
+    serve(settings_from_args(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

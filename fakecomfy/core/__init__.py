@@ -1,0 +1,1 @@
+"""The model of a ComfyUI server: plain Python, no HTTP. Routes call into it."""

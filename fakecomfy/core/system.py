@@ -1,0 +1,67 @@
+"""What /system_stats reports: this machine's RAM, Python, and ComfyUI's version strings."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from fakecomfy import protocol
+
+# Reported when torch is not installed; clients parse it, so it must look like a torch version.
+FALLBACK_TORCH_VERSION = "2.9.1+cpu"
+
+
+def memory() -> tuple[int, int]:
+    """(total, available) bytes of RAM, from /proc/meminfo where there is one."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if ":" in line}
+        return info["MemTotal"], info.get("MemAvailable", info.get("MemFree", 0))
+    except (OSError, KeyError, ValueError, IndexError):
+        pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+        size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 0
+        return pages * size, pages * size // 2
+
+
+def torch_version() -> str:
+    mod = sys.modules.get("torch")
+    return str(getattr(mod, "__version__", FALLBACK_TORCH_VERSION))
+
+
+def system_stats(argv: list[str]) -> dict[str, Any]:
+    total, free = memory()
+    return {
+        "system": {
+            "os": sys.platform,
+            "ram_total": total,
+            "ram_free": free,
+            "comfyui_version": protocol.COMFYUI_VERSION,
+            "required_frontend_version": protocol.REQUIRED_FRONTEND_VERSION,
+            "installed_templates_version": protocol.TEMPLATES_VERSION,
+            "required_templates_version": protocol.TEMPLATES_VERSION,
+            "python_version": sys.version,
+            "pytorch_version": torch_version(),
+            "embedded_python": False,
+            "argv": argv,
+        },
+        "devices": [
+            {
+                "name": "cpu",
+                "type": "cpu",
+                "index": None,
+                "vram_total": total,
+                "vram_free": free,
+                "torch_vram_total": total,
+                "torch_vram_free": free,
+            }
+        ],
+    }
+
+
+def features(max_upload_size: int | float) -> dict[str, Any]:
+    """The server feature flags: /features and the WebSocket feature_flags reply."""
+    return {
+        "supports_preview_metadata": True,
+        "max_upload_size": max_upload_size,
+        "extension": {"manager": {"supports_v4": True}},
+    }

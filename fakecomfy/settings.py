@@ -1,0 +1,108 @@
+"""One Settings object, fed by CLI flags (named like ComfyUI's ``main.py``) and FAKECOMFY_* variables."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MAX_UPLOAD_MB = 100
+
+
+@dataclass
+class Settings:
+    """Everything that shapes one fakecomfy server.
+
+    Directory fields left as ``None`` are derived from ``base_directory`` exactly like ComfyUI
+    derives them from its own install directory (``input/``, ``output/``, ``temp/``, ``user/``,
+    ``models/``).
+    """
+
+    listen: str = "127.0.0.1"
+    port: int = 8188
+    base_directory: Path | None = None
+    input_directory: Path | None = None
+    output_directory: Path | None = None
+    temp_directory: Path | None = None
+    user_directory: Path | None = None
+    multi_user: bool = False
+    # None: CORS off and the Origin check on. A string: the Access-Control-Allow-Origin value.
+    enable_cors_header: str | None = None
+    # None: ComfyUI's default of 100 MB, reported as an int; a value is reported as a float.
+    max_upload_size: float | None = None
+    disable_metadata: bool = False
+    object_info_files: list[Path] = field(default_factory=list)
+    executor: str = "numpy"
+    node_times: dict[str, float] = field(default_factory=dict)
+    log_requests: bool = True
+
+    @property
+    def max_upload_bytes(self) -> int:
+        mb = DEFAULT_MAX_UPLOAD_MB if self.max_upload_size is None else self.max_upload_size
+        return round(mb * 1024 * 1024)
+
+    @property
+    def reported_max_upload_size(self) -> int | float:
+        """The value /features reports: an int by default, a float once the flag is given."""
+        if self.max_upload_size is None:
+            return DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+        return float(self.max_upload_size) * 1024 * 1024
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def parse_node_times(items: list[str]) -> dict[str, float]:
+    """Parse ``CLASS=SECONDS`` items (also comma-separated) into a mapping."""
+    times: dict[str, float] = {}
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"expected CLASS=SECONDS, got {part!r}")
+            times[name.strip()] = float(value)
+    return times
+
+
+def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Settings values found in FAKECOMFY_* environment variables."""
+    env = os.environ if environ is None else environ
+    out: dict[str, object] = {}
+    text = {
+        "FAKECOMFY_LISTEN": "listen",
+        "FAKECOMFY_EXECUTOR": "executor",
+    }
+    paths = {
+        "FAKECOMFY_BASE_DIRECTORY": "base_directory",
+        "FAKECOMFY_INPUT_DIRECTORY": "input_directory",
+        "FAKECOMFY_OUTPUT_DIRECTORY": "output_directory",
+        "FAKECOMFY_TEMP_DIRECTORY": "temp_directory",
+        "FAKECOMFY_USER_DIRECTORY": "user_directory",
+    }
+    for var, name in text.items():
+        if env.get(var):
+            out[name] = env[var]
+    for var, name in paths.items():
+        if env.get(var):
+            out[name] = Path(env[var])
+    if env.get("FAKECOMFY_PORT"):
+        out["port"] = int(env["FAKECOMFY_PORT"])
+    if env.get("FAKECOMFY_MULTI_USER"):
+        out["multi_user"] = env["FAKECOMFY_MULTI_USER"].lower() in _TRUE
+    if env.get("FAKECOMFY_DISABLE_METADATA"):
+        out["disable_metadata"] = env["FAKECOMFY_DISABLE_METADATA"].lower() in _TRUE
+    if "FAKECOMFY_ENABLE_CORS_HEADER" in env:
+        out["enable_cors_header"] = env["FAKECOMFY_ENABLE_CORS_HEADER"] or "*"
+    if env.get("FAKECOMFY_MAX_UPLOAD_SIZE"):
+        out["max_upload_size"] = float(env["FAKECOMFY_MAX_UPLOAD_SIZE"])
+    if env.get("FAKECOMFY_OBJECT_INFO"):
+        out["object_info_files"] = [Path(p) for p in env["FAKECOMFY_OBJECT_INFO"].split(os.pathsep) if p]
+    if env.get("FAKECOMFY_NODE_TIME"):
+        out["node_times"] = parse_node_times([env["FAKECOMFY_NODE_TIME"]])
+    return out

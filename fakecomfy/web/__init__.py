@@ -1,0 +1,1 @@
+"""The wire layer's plumbing: aiohttp-compatible routing, responses, request bodies, security."""

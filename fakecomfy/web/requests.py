@@ -1,0 +1,64 @@
+"""Reading request bodies the way aiohttp does: bounded by the server's client_max_size."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from fakecomfy.web.responses import internal_error, request_too_large
+
+MAX_BODY_KEY = "fakecomfy.max_body"
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body, or a raised 413 once it passes the upload limit (nothing is stored then)."""
+    cached = getattr(request, "_body", None)
+    if cached is not None:
+        return bytes(cached)
+    limit: int = request.scope.get(MAX_BODY_KEY, 100 * 1024 * 1024)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _drain(request)
+        raise request_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise request_too_large(limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # starlette's own cache, so request.form() reuses these bytes
+    return body
+
+
+async def _drain(request: Request) -> None:
+    """Let the client finish sending (real aiohttp does not reset the connection)."""
+    try:
+        async for _ in request.stream():
+            pass
+    except Exception:  # the client went away; nothing to answer any more
+        pass
+
+
+async def read_json(request: Request) -> Any:
+    """``await request.json()`` of aiohttp: any Content-Type, a 500 on a body that is not JSON."""
+    body = await read_body(request)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise internal_error() from None
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The multipart/urlencoded form, or None when the body is not a form."""
+    await read_body(request)
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return None
+    try:
+        return await request.form(max_files=10_000, max_fields=10_000, max_part_size=1 << 40)
+    except Exception:
+        return None
