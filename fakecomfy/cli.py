@@ -12,7 +12,7 @@ from pathlib import Path
 from fakecomfy.settings import Settings, env_defaults, parse_node_times
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the fake ComfyUI server")
     p.add_argument("--listen", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8188; 0 picks a free one)")
@@ -86,8 +86,11 @@ def serve(settings: Settings) -> None:
 def capture(url: str, output: Path) -> None:
     """Save a running server's /object_info as JSON."""
     target = url.rstrip("/") + "/object_info"
-    with urllib.request.urlopen(target, timeout=120) as resp:  # noqa: S310 - user-given URL
-        data = json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(target, timeout=120) as resp:  # noqa: S310 - user-given URL
+            data = json.loads(resp.read())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"could not read {target}: {exc}") from None
     if not isinstance(data, dict):
         raise SystemExit(f"{target} did not return a JSON object")
     output.write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -1,0 +1,121 @@
+"""The CLI: flags named like ComfyUI's main.py, FAKECOMFY_* variables, and a real `serve` start."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from fakecomfy.cli import main, settings_from_args
+from fakecomfy.settings import Settings, env_defaults, parse_node_times
+
+
+def _parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
+    import argparse
+
+    from fakecomfy.cli import _serve_parser
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    _serve_parser(sub)
+    return settings_from_args(parser.parse_args(["serve", *argv]), env or {})
+
+
+def test_defaults_match_comfyui() -> None:
+    s = _parse([])
+    assert (s.listen, s.port, s.multi_user, s.enable_cors_header) == ("127.0.0.1", 8188, False, None)
+    assert s.max_upload_bytes == 100 * 1024 * 1024
+
+
+def test_comfyui_flags(tmp_path: Path) -> None:
+    s = _parse(["--listen", "0.0.0.0", "--port", "9000", "--base-directory", str(tmp_path),
+                "--multi-user", "--enable-cors-header", "--max-upload-size", "1.5", "--disable-metadata",
+                "--node-time", "ImageBlur=3", "--node-time", "KSampler=0.5,VAEDecode=1"])
+    assert s.listen == "0.0.0.0" and s.port == 9000 and s.base_directory == tmp_path
+    assert s.multi_user and s.disable_metadata
+    assert s.enable_cors_header == "*"
+    assert s.max_upload_bytes == round(1.5 * 1024 * 1024)
+    assert s.node_times == {"ImageBlur": 3.0, "KSampler": 0.5, "VAEDecode": 1.0}
+
+
+def test_cors_flag_takes_an_origin() -> None:
+    assert _parse(["--enable-cors-header", "http://example.test"]).enable_cors_header == "http://example.test"
+
+
+def test_environment_variables_feed_settings_and_flags_win(tmp_path: Path) -> None:
+    env = {"FAKECOMFY_PORT": "7000", "FAKECOMFY_MULTI_USER": "1", "FAKECOMFY_BASE_DIRECTORY": str(tmp_path),
+           "FAKECOMFY_MAX_UPLOAD_SIZE": "2", "FAKECOMFY_NODE_TIME": "KSampler=1",
+           "FAKECOMFY_ENABLE_CORS_HEADER": ""}
+    s = _parse(["--port", "7001"], env)
+    assert s.port == 7001 and s.multi_user and s.base_directory == tmp_path
+    assert s.max_upload_size == 2.0 and s.node_times == {"KSampler": 1.0}
+    assert s.enable_cors_header == "*"
+    assert env_defaults({}) == {}
+
+
+def test_bad_node_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="CLASS=SECONDS"):
+        parse_node_times(["KSampler"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_prints_url_and_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakecomfy", "--port", str(port), "--base-directory", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert any(re.search(rf"http://127\.0\.0\.1:{port}", line) for line in lines), lines
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/system_stats", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert r.json()["system"]["comfyui_version"] == "0.8.0"
+        for sub in ("input", "output", "temp", "user", "models/checkpoints"):
+            assert (tmp_path / sub).is_dir(), sub
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_default_directory_is_fresh_and_removed_on_exit() -> None:
+    from starlette.testclient import TestClient
+
+    from fakecomfy import create_app
+
+    app = create_app(Settings(log_requests=False))
+    base = app.state.model.paths.base
+    assert (base / "input" / "example.png").is_file()
+    with TestClient(app) as c:
+        assert "v1-5-pruned-emaonly.safetensors" in c.get("/models/checkpoints").json()
+    assert not base.exists()
+
+
+def test_capture_saves_object_info(tmp_path: Path, make_server) -> None:  # type: ignore[no-untyped-def]
+    srv = make_server()
+    out = tmp_path / "captured.json"
+    assert main(["capture", srv.url, "-o", str(out)]) == 0
+    import json
+
+    data = json.loads(out.read_text())
+    assert data == requests.get(srv.url + "/object_info", timeout=10).json()

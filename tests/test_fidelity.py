@@ -1,0 +1,95 @@
+"""Score the server against the transcripts recorded from a real ComfyUI 0.8.0.
+
+Runs ``../shared/fidelity/compare.py`` against ``fakecomfy serve`` started as the scoring runs
+start it, with the recording fixtures (``../shared/fixtures``) as its base directory content.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.fidelity
+
+FOUNDATION = [
+    "root_index", "system_stats", "features", "embeddings", "models_folders", "object_info_core",
+    "settings_roundtrip", "users", "userdata_crud", "userdata_listing", "upload_image_basic",
+    "upload_image_rename", "view_variants", "view_errors",
+]
+COMPARE = SHARED / "fidelity" / "compare.py"
+GOLDEN = SHARED / "golden"
+
+if not COMPARE.is_file():
+    pytest.skip(f"the shared comparator is not at {COMPARE}", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("fidelity-base")
+    shutil.copytree(SHARED / "fixtures" / "input", base / "input")
+    shutil.copytree(SHARED / "fixtures" / "models", base / "models")
+    for p in base.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakecomfy", "serve", "--port", str(port), "--base-directory", str(base),
+         "--node-time", "ImageBlur=3", "--node-time", "KSampler=1", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            requests.get(url + "/system_stats", timeout=2)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("fakecomfy serve did not start") from None
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def run_compare(url: str, scenarios: list[str]) -> dict[str, dict[str, Any]]:
+    out = subprocess.run(
+        [sys.executable, str(COMPARE), "--golden", str(GOLDEN), "--target", url,
+         "--scenarios", ",".join(scenarios), "--json", "--timeout-scale", "0.5"],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    return {s["name"]: s for s in report["scenarios"]}
+
+
+@pytest.fixture(scope="module")
+def foundation_report(scoring_server: str) -> dict[str, dict[str, Any]]:
+    available = [name for name in FOUNDATION if (GOLDEN / f"{name}.json").is_file()]
+    return run_compare(scoring_server, available)
+
+
+@pytest.mark.parametrize("scenario", FOUNDATION)
+def test_foundation_scenario_matches_real_comfyui(foundation_report: dict[str, dict[str, Any]], scenario: str) -> None:
+    if not (GOLDEN / f"{scenario}.json").is_file():
+        pytest.skip(f"no golden transcript for {scenario}")
+    result = foundation_report[scenario]
+    assert result["pass"], "\n".join(result["diffs"])
