@@ -39,3 +39,15 @@ TEXT_NOT_A_DIRECTORY: Final = "Requested path is not a directory"
 COMFYUI_VERSION: Final = "0.8.0"
 REQUIRED_FRONTEND_VERSION: Final = "1.35.9"
 TEMPLATES_VERSION: Final = "0.7.67"
+
+# --- uploads and /view ------------------------------------------------------------------------
+HEADER_CONTENT_DISPOSITION: Final = "Content-Disposition"
+CONTENT_DISPOSITION: Final = 'filename="{filename}"'
+PNG_MEDIA: Final = "image/png"
+IMAGE_MEDIA: Final = "image/{format}"
+ERR_SAVE_OUTSIDE_OUTPUT: Final = (
+    "**** ERROR: Saving image outside the output folder is not allowed."
+    "\n full_output_folder: {folder}"
+    "\n         output_dir: {output_dir}"
+    "\n         commonpath: {common}"
+)
