@@ -63,9 +63,13 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from fakecomfy.app import create_app
+    from fakecomfy.core.catalog import CatalogError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except CatalogError as exc:
+        raise SystemExit(f"fakecomfy: {exc}") from None
     model = app.state.model
     sock = socket.socket(socket.AF_INET6 if ":" in settings.listen else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -119,3 +119,14 @@ def test_capture_saves_object_info(tmp_path: Path, make_server) -> None:  # type
 
     data = json.loads(out.read_text())
     assert data == requests.get(srv.url + "/object_info", timeout=10).json()
+
+
+def test_bad_object_info_file_stops_serve_with_a_clear_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    out = subprocess.run([sys.executable, "-m", "fakecomfy", "serve", "--port", "0", "--base-directory",
+                          str(tmp_path / "base"), "--object-info", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "expected a JSON object of node definitions" in out.stderr
+    assert "Traceback" not in out.stderr

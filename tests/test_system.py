@@ -125,3 +125,12 @@ def test_index_page_is_html_with_no_cache(client: TestClient) -> None:
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["cache-control"] == "no-cache"
     assert b"fakecomfy" in r.content
+
+
+def test_stock_model_configs_are_listed_like_a_real_install(client: TestClient, base_dir: Path) -> None:
+    configs = client.get("/models/configs").json()
+    assert "v1-inference.yaml" in configs and "v2-inpainting-inference.yaml" in configs and len(configs) == 11
+    (base_dir / "models" / "configs" / "mine.yaml").write_text("x")
+    assert "mine.yaml" in client.get("/models/configs").json()
+    opts = client.get("/object_info/CheckpointLoader").json()["CheckpointLoader"]["input"]["required"]
+    assert opts["config_name"][0][:2] == ["anything_v3.yaml", "mine.yaml"]

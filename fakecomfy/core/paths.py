@@ -36,6 +36,9 @@ MODEL_FOLDERS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = 
     ("audio_encoders", ("audio_encoders",), MODEL_EXTENSIONS),
 )
 
+# ComfyUI ships these model configs in models/configs; so does fakecomfy (names only).
+STOCK_CONFIGS_DIR = Path(__file__).resolve().parent.parent / "data" / "configs"
+
 # Folders GET /experiment/models leaves out.
 EXPERIMENT_EXCLUDED = frozenset({"configs", "custom_nodes"})
 FILE_TYPES = ("output", "input", "temp")
@@ -67,6 +70,8 @@ class FolderPaths:
         for name, subdirs, exts in MODEL_FOLDERS:
             if name == "custom_nodes":
                 paths.model_dirs[name] = [base / "custom_nodes"]
+            elif name == "configs":
+                paths.model_dirs[name] = [models / "configs", STOCK_CONFIGS_DIR]
             else:
                 paths.model_dirs[name] = [models / sub for sub in subdirs]
             paths.extensions[name] = exts
@@ -77,7 +82,8 @@ class FolderPaths:
             d.mkdir(parents=True, exist_ok=True)
         for dirs in self.model_dirs.values():
             for d in dirs:
-                d.mkdir(parents=True, exist_ok=True)
+                if d != STOCK_CONFIGS_DIR:
+                    d.mkdir(parents=True, exist_ok=True)
 
     def folder_names(self) -> list[str]:
         return list(self.model_dirs)
