@@ -51,3 +51,90 @@ ERR_SAVE_OUTSIDE_OUTPUT: Final = (
     "\n         output_dir: {output_dir}"
     "\n         commonpath: {common}"
 )
+
+# --- WebSocket events ------------------------------------------------------------------------
+EV_STATUS: Final = "status"
+EV_FEATURE_FLAGS: Final = "feature_flags"
+EV_EXECUTION_START: Final = "execution_start"
+EV_EXECUTION_CACHED: Final = "execution_cached"
+EV_EXECUTING: Final = "executing"
+EV_EXECUTED: Final = "executed"
+EV_PROGRESS: Final = "progress"
+EV_PROGRESS_STATE: Final = "progress_state"
+EV_EXECUTION_SUCCESS: Final = "execution_success"
+EV_EXECUTION_ERROR: Final = "execution_error"
+EV_EXECUTION_INTERRUPTED: Final = "execution_interrupted"
+
+# Binary frames: a big-endian uint32 event type, then the payload.
+BIN_PREVIEW_IMAGE: Final = 1
+BIN_TEXT: Final = 3
+BIN_PREVIEW_IMAGE_WITH_METADATA: Final = 4
+IMAGE_FORMAT_CODES: Final = {"JPEG": 1, "PNG": 2}
+IMAGE_MEDIA_TYPES: Final = {"JPEG": "image/jpeg", "PNG": "image/png"}
+FEATURE_PREVIEW_METADATA: Final = "supports_preview_metadata"
+
+# --- queue, history and jobs ------------------------------------------------------------------
+JOB_PENDING: Final = "pending"
+JOB_IN_PROGRESS: Final = "in_progress"
+JOB_COMPLETED: Final = "completed"
+JOB_FAILED: Final = "failed"
+ERR_JOBS_INVALID_STATUS: Final = "Invalid status value(s): {invalid}. Valid values: {valid}"
+ERR_JOBS_SORT_BY: Final = "sort_by must be 'created_at' or 'execution_duration'"
+ERR_JOBS_SORT_ORDER: Final = "sort_order must be 'asc' or 'desc'"
+ERR_JOBS_LIMIT_NOT_POSITIVE: Final = "limit must be a positive integer"
+ERR_JOBS_LIMIT_NOT_INT: Final = "limit must be an integer"
+ERR_JOBS_OFFSET_NOT_INT: Final = "offset must be an integer"
+ERR_JOB_NOT_FOUND: Final = "Job not found"
+
+# --- POST /prompt and prompt validation -------------------------------------------------------
+# extra_data keys moved out of the queued item (ComfyUI's order).
+SENSITIVE_EXTRA_DATA_KEYS: Final = ("auth_token_comfy_org", "api_key_comfy_org")
+ERR_NO_PROMPT: Final = "no_prompt"
+MSG_NO_PROMPT: Final = "No prompt provided"
+ERR_INVALID_PROMPT: Final = "invalid_prompt"
+MSG_MISSING_CLASS_TYPE: Final = "Cannot execute because a node is missing the class_type property."
+MSG_UNKNOWN_CLASS_TYPE: Final = "Cannot execute because node {class_type} does not exist."
+DETAILS_NODE_ID: Final = "Node ID '#{node_id}'"
+ERR_PROMPT_NO_OUTPUTS: Final = "prompt_no_outputs"
+MSG_PROMPT_NO_OUTPUTS: Final = "Prompt has no outputs"
+ERR_OUTPUTS_FAILED_VALIDATION: Final = "prompt_outputs_failed_validation"
+MSG_OUTPUTS_FAILED_VALIDATION: Final = "Prompt outputs failed validation"
+# error.details of a failed prompt: one line per error of the failing outputs
+DETAILS_ERROR_LINE: Final = "{message}: {details}"
+ERR_REQUIRED_INPUT_MISSING: Final = "required_input_missing"
+MSG_REQUIRED_INPUT_MISSING: Final = "Required input is missing"
+ERR_BAD_LINKED_INPUT: Final = "bad_linked_input"
+MSG_BAD_LINKED_INPUT: Final = "Bad linked input, must be a length-2 list of [node_id, slot_index]"
+ERR_RETURN_TYPE_MISMATCH: Final = "return_type_mismatch"
+MSG_RETURN_TYPE_MISMATCH: Final = "Return type mismatch between linked nodes"
+DETAILS_RETURN_TYPE_MISMATCH: Final = "{input_name}, received_type({received_type}) mismatch input_type({input_type})"
+ERR_INVALID_INPUT_TYPE: Final = "invalid_input_type"
+MSG_INVALID_INPUT_TYPE: Final = "Failed to convert an input value to a {input_type} value"
+DETAILS_INVALID_INPUT_TYPE: Final = "{input_name}, {value}, {exception}"
+ERR_VALUE_SMALLER_THAN_MIN: Final = "value_smaller_than_min"
+MSG_VALUE_SMALLER_THAN_MIN: Final = "Value {value} smaller than min of {minimum}"
+ERR_VALUE_BIGGER_THAN_MAX: Final = "value_bigger_than_max"
+MSG_VALUE_BIGGER_THAN_MAX: Final = "Value {value} bigger than max of {maximum}"
+ERR_VALUE_NOT_IN_LIST: Final = "value_not_in_list"
+MSG_VALUE_NOT_IN_LIST: Final = "Value not in list"
+DETAILS_VALUE_NOT_IN_LIST: Final = "{input_name}: '{value}' not in {options}"
+DETAILS_LIST_LENGTH: Final = "(list of length {length})"
+ERR_CUSTOM_VALIDATION_FAILED: Final = "custom_validation_failed"
+MSG_CUSTOM_VALIDATION_FAILED: Final = "Custom validation failed for node"
+DETAILS_CUSTOM_VALIDATION: Final = "{input_name} - {reason}"
+ERR_EXCEPTION_DURING_VALIDATION: Final = "exception_during_validation"
+MSG_EXCEPTION_DURING_VALIDATION: Final = "Exception when validating node"
+ERR_EXCEPTION_DURING_INNER_VALIDATION: Final = "exception_during_inner_validation"
+MSG_EXCEPTION_DURING_INNER_VALIDATION: Final = "Exception when validating inner node"
+# Python's own messages, for the exceptions real ComfyUI lets escape from node validation.
+PY_RECURSION_LIMIT: Final = "maximum recursion depth exceeded"
+PY_MISSING_ARGUMENTS: Final = "{function}() missing {count} required positional argument{plural}: {names}"
+PY_NO_ATTRIBUTE: Final = "'{type_name}' object has no attribute '{attribute}'"
+# Reasons returned by the VALIDATE_INPUTS / validate_inputs of core nodes.
+REASON_INVALID_FILE: Final = "Invalid {kind} file: {name}"
+REASON_CAMERA_CONTROL: Final = "Invalid camera control configs: at least one of the values must be non-zero"
+REASON_TRIPO_TASK_TYPE: Final = "original_model_task_id must be MODEL_TASK_ID, RIG_TASK_ID or RETARGET_TASK_ID type"
+ERR_ASPECT_RATIO_FORMAT: Final = "Aspect ratio must be 'X:Y' (e.g., 16:9), got '{value}'."
+ERR_ASPECT_RATIO_INTEGERS: Final = "Aspect ratio must contain integers separated by ':', got '{value}'."
+ERR_ASPECT_RATIO_POSITIVE: Final = "Aspect ratio parts must be positive integers, got {a}:{b}."
+ERR_ASPECT_RATIO_BOUND: Final = "Aspect ratio `{ratio:.2g}` must be {op} {bound:.2g}."

@@ -1,0 +1,187 @@
+"""The prompt queue and the history it feeds, with ComfyUI's ordering and bounds.
+
+Thread-safe: routes (event loop thread) put and inspect, the worker thread takes and completes.
+``on_change`` is called (outside the lock) whenever ComfyUI would broadcast a ``status``.
+"""
+from __future__ import annotations
+
+import copy
+import heapq
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# ComfyUI drops the oldest history entry only once it holds *more* than this many, so a full
+# history keeps MAX_HISTORY + 1 entries (real checks ``len > MAXIMUM_HISTORY_SIZE``).
+MAX_HISTORY = 10_000
+
+
+@dataclass
+class QueueItem:
+    """One queued prompt. ``as_list()`` is the 5-element wire form of /queue and /history."""
+
+    number: int | float
+    prompt_id: str
+    prompt: dict[str, Any]
+    extra_data: dict[str, Any]
+    outputs_to_execute: list[str]
+    sensitive: dict[str, Any] = field(default_factory=dict)
+
+    def as_list(self) -> list[Any]:
+        return [self.number, self.prompt_id, self.prompt, self.extra_data, self.outputs_to_execute]
+
+    def __lt__(self, other: QueueItem) -> bool:
+        # The real queue heaps tuples: number first, then prompt_id.
+        return (self.number, self.prompt_id) < (other.number, other.prompt_id)
+
+    @property
+    def client_id(self) -> str | None:
+        cid = self.extra_data.get("client_id")
+        return cid if isinstance(cid, str) else None
+
+
+@dataclass
+class Completion:
+    """What the worker reports when a prompt ends (the history entry's parts)."""
+
+    status_str: str  # "success" | "error"
+    completed: bool
+    messages: list[list[Any]]
+    outputs: dict[str, Any]
+    meta: dict[str, Any]
+
+
+class PromptQueue:
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self._lock = threading.Condition()
+        self._pending: list[QueueItem] = []
+        self._running: dict[int, QueueItem] = {}
+        self._task_counter = 0
+        self.history: dict[str, dict[str, Any]] = {}
+        self._flags: dict[str, Any] = {}
+        self.on_change = on_change or (lambda: None)
+        # Server-wide prompt number counter (POST /prompt without "number").
+        self._number = 0
+
+    # ---- numbering ------------------------------------------------------------------------
+    def next_number(self) -> int:
+        with self._lock:
+            n = self._number
+            self._number += 1
+            return n
+
+    # ---- queue ----------------------------------------------------------------------------
+    def put(self, item: QueueItem) -> None:
+        with self._lock:
+            heapq.heappush(self._pending, item)
+            self._lock.notify_all()
+        self.on_change()
+
+    def get(self, timeout: float | None = None) -> tuple[int, QueueItem] | None:
+        """Block until an item is pending; it becomes running. None on timeout, or when
+        flags were set (the worker applies them while idle, like real)."""
+        with self._lock:
+            self._lock.wait_for(lambda: bool(self._pending) or bool(self._flags), timeout)
+            if not self._pending:
+                return None
+            item = heapq.heappop(self._pending)
+            task_id = self._task_counter
+            self._task_counter += 1
+            self._running[task_id] = item
+        self.on_change()
+        return task_id, item
+
+    def task_done(self, task_id: int, completion: Completion) -> None:
+        """Record the history entry, then drop the running item (history first: clients rely on it)."""
+        with self._lock:
+            item = self._running[task_id]
+            if len(self.history) > MAX_HISTORY:
+                self.history.pop(next(iter(self.history)))
+            self.history[item.prompt_id] = {
+                "prompt": item.as_list(),
+                "outputs": completion.outputs,
+                "status": {"status_str": completion.status_str, "completed": completion.completed,
+                           "messages": completion.messages},
+                "meta": completion.meta,
+            }
+            self._running.pop(task_id)
+        self.on_change()
+
+    def current(self) -> tuple[list[QueueItem], list[QueueItem]]:
+        """(running, pending) snapshots; pending in raw heap array order like real."""
+        with self._lock:
+            return list(self._running.values()), list(self._pending)
+
+    def remaining(self) -> int:
+        with self._lock:
+            return len(self._pending) + len(self._running)
+
+    def is_idle(self) -> bool:
+        return self.remaining() == 0
+
+    def wipe(self) -> None:
+        with self._lock:
+            self._pending.clear()
+        self.on_change()
+
+    def delete(self, prompt_id: str) -> bool:
+        """Remove the first pending item with this id; running items are never touched.
+
+        Removing the last pending item notifies twice: real wipes the queue (one broadcast)
+        and then broadcasts again.
+        """
+        with self._lock:
+            for i, item in enumerate(self._pending):
+                if item.prompt_id == prompt_id:
+                    was_last = len(self._pending) == 1
+                    self._pending.pop(i)
+                    heapq.heapify(self._pending)
+                    break
+            else:
+                return False
+        if was_last:
+            self.on_change()
+        self.on_change()
+        return True
+
+    # ---- history --------------------------------------------------------------------------
+    def get_history(self, prompt_id: str | None = None, max_items: int | None = None,
+                    offset: int = -1) -> dict[str, Any]:
+        with self._lock:
+            if prompt_id is not None:
+                entry = self.history.get(prompt_id)
+                return {prompt_id: copy.deepcopy(entry)} if entry is not None else {}
+            if offset < 0 and max_items is not None:
+                offset = len(self.history) - max_items
+            out: dict[str, Any] = {}
+            for i, key in enumerate(self.history):
+                if i >= offset:
+                    out[key] = self.history[key]
+                    if max_items is not None and len(out) >= max_items:
+                        break
+            return copy.deepcopy(out)
+
+    def history_snapshot(self) -> dict[str, dict[str, Any]]:
+        """A shallow copy of the whole history, oldest first (entries are never mutated)."""
+        with self._lock:
+            return dict(self.history)
+
+    def delete_history(self, prompt_id: str) -> None:
+        with self._lock:
+            self.history.pop(prompt_id, None)
+
+    def wipe_history(self) -> None:
+        with self._lock:
+            self.history.clear()
+
+    # ---- worker flags (POST /free) --------------------------------------------------------
+    def set_flag(self, name: str, value: Any) -> None:
+        with self._lock:
+            self._flags[name] = value
+            self._lock.notify_all()
+
+    def take_flags(self) -> dict[str, Any]:
+        with self._lock:
+            flags, self._flags = self._flags, {}
+            return flags
