@@ -6,6 +6,7 @@ body limits, CORS headers) → a route module in ``fakecomfy.routes`` → the mo
 """
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,12 +18,13 @@ from fakecomfy import protocol
 from fakecomfy.core import defaults
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
-from fakecomfy.routes import files, nodes, system, users
+from fakecomfy.routes import files, nodes, prompt, queue, system, users, ws
 from fakecomfy.settings import Settings
+from fakecomfy.web.hub import WebSocketHub
 from fakecomfy.web.routing import Router
 from fakecomfy.web.security import OriginCheckMiddleware
 
-ROUTE_MODULES = (system, nodes, files, users)
+ROUTE_MODULES = (system, nodes, files, users, prompt, queue)
 
 
 def cors_headers(origin: str) -> dict[str, str]:
@@ -58,12 +60,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         router.cors_headers = cors_headers(settings.enable_cors_header)
     for module in ROUTE_MODULES:
         module.register(router, model)
+    hub = WebSocketHub()
+    ws.register(router, model, hub)
 
-    async def cleanup() -> None:
+    async def startup() -> None:
+        hub.bind(asyncio.get_running_loop())
+        model.start(hub)
+
+    async def shutdown() -> None:
+        model.stop()
         if owned_base is not None:
             shutil.rmtree(owned_base, ignore_errors=True)
 
-    router.on_shutdown.append(cleanup)
+    router.on_startup.append(startup)
+    router.on_shutdown.append(shutdown)
 
     middleware = []
     if settings.enable_cors_header is None:
@@ -72,4 +82,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.router = router  # type: ignore[assignment]  # our aiohttp-compatible router
     app.state.model = model
     app.state.settings = settings
+    app.state.hub = hub
     return app

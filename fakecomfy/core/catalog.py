@@ -337,6 +337,11 @@ class NodeCatalog:
         """Node class names in ``/object_info`` order."""
         return list(self._nodes)
 
+    def static(self, class_type: str) -> NodeDef | None:
+        """The stored definition, shared and read-only, without live file lists (cheap: for
+        facts like ``output_node``, ``output`` or hidden inputs)."""
+        return self._nodes.get(class_type)
+
     def node(self, class_type: str) -> NodeDef | None:
         """A fresh copy of one node's definition with live file lists, or None if unknown."""
         if class_type not in self._nodes:

@@ -1,0 +1,56 @@
+"""The prompt worker: a thread that takes prompts from the queue and runs them, like ComfyUI's.
+
+After each prompt it records history (then the queue broadcasts ``status``) and only then sends
+``executing`` with ``node: null``, so clients that wait for that message find the history.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from fakecomfy import protocol
+from fakecomfy.core.queue import Completion, PromptQueue
+from fakecomfy.executors.base import Executor, Reporter
+
+log = logging.getLogger("fakecomfy")
+
+
+class PromptWorker:
+    def __init__(self, queue: PromptQueue, executor: Executor, reporter: Reporter) -> None:
+        self.queue = queue
+        self.executor = executor
+        self.reporter = reporter
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fakecomfy-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.set_flag("_stop", True)  # wakes the worker
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            got = self.queue.get(timeout=1.0)
+            if got is not None:
+                task_id, item = got
+                try:
+                    completion = self.executor.execute(item, self.reporter)
+                except Exception:  # a bug in the engine must not kill the worker
+                    log.exception("executor failed on prompt %s", item.prompt_id)
+                    completion = Completion("error", False, [], {}, {})
+                self.queue.task_done(task_id, completion)
+                if item.client_id is not None:
+                    self.reporter.send(protocol.EV_EXECUTING, {"node": None, "prompt_id": item.prompt_id},
+                                       item.client_id)
+            flags = self.queue.take_flags()
+            free_memory = bool(flags.get("free_memory", False))
+            if flags.get("unload_models", free_memory) or free_memory:
+                self.executor.free(unload_models=bool(flags.get("unload_models", free_memory)),
+                                   free_memory=free_memory)

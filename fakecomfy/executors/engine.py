@@ -1,0 +1,358 @@
+"""GraphExecutor: runs a prompt with ComfyUI's order, cache and exact event sequence.
+
+Node implementations come from a family (numpy, torch, ...): a mapping of class_type to
+function plus a fallback for any other catalog node. Everything a client observes about a run
+(which messages, in which order, with which data) is decided here, once for every family.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fakecomfy import protocol
+from fakecomfy.core.queue import Completion, QueueItem
+from fakecomfy.executors.base import (
+    ExecutionEnv,
+    Interrupted,
+    NodeContext,
+    NodeFunction,
+    NodeResult,
+    Preview,
+    Reporter,
+)
+from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link
+
+Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
+
+# Events recorded in the history entry's status.messages.
+_HISTORY_EVENTS = frozenset({protocol.EV_EXECUTION_START, protocol.EV_EXECUTION_CACHED,
+                             protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECUTION_ERROR,
+                             protocol.EV_EXECUTION_INTERRUPTED})
+# Sent even when the prompt has no client_id (as broadcasts), like real.
+_BROADCAST_WITHOUT_CLIENT = frozenset({protocol.EV_PROGRESS, protocol.EV_PROGRESS_STATE,
+                                       protocol.EV_EXECUTION_INTERRUPTED})
+_HIDDEN_VALUES = {"PROMPT", "EXTRA_PNGINFO", "UNIQUE_ID", "DYNPROMPT"}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def exception_type_name(exc: BaseException) -> str:
+    """Module-qualified class name, bare for builtins (ComfyUI's full_type_name)."""
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+
+
+def _format_input(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+@dataclass
+class CacheEntry:
+    outputs: tuple[Any, ...]
+    ui: dict[str, Any] | None
+
+
+class OutputCache:
+    """Outputs by input signature; a prompt keeps only the entries it uses itself."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, CacheEntry] = {}
+        self.keys: dict[str, str] = {}
+
+    def set_prompt(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+        wanted = set(keys.values())
+        self.entries = {k: v for k, v in self.entries.items() if k in wanted}
+
+    def get(self, node_id: str) -> CacheEntry | None:
+        key = self.keys.get(node_id)
+        return self.entries.get(key) if key is not None else None
+
+    def put(self, node_id: str, entry: CacheEntry) -> None:
+        self.entries[self.keys[node_id]] = entry
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+class _Progress:
+    """The cumulative ``progress_state`` map of one prompt."""
+
+    def __init__(self, prompt_id: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
+        self.prompt_id = prompt_id
+        self.emit = emit
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+    def _entry(self, node_id: str, value: Any, maximum: Any, state: str) -> dict[str, Any]:
+        return {"value": value, "max": maximum, "state": state, "node_id": node_id,
+                "prompt_id": self.prompt_id, "display_node_id": node_id, "parent_node_id": None,
+                "real_node_id": node_id}
+
+    def _send(self) -> None:
+        self.emit(protocol.EV_PROGRESS_STATE, {"prompt_id": self.prompt_id,
+                                               "nodes": {k: dict(v) for k, v in self.nodes.items()}})
+
+    def start(self, node_id: str) -> None:
+        self.nodes[node_id] = self._entry(node_id, 0.0, 1.0, "running")
+        self._send()
+
+    def update(self, node_id: str, value: Any, maximum: Any) -> None:
+        self.nodes[node_id] = self._entry(node_id, value, maximum, "running")
+        self._send()
+
+    def finish(self, node_id: str) -> None:
+        entry = self.nodes.get(node_id)
+        if entry is None:  # a cached node never started: ComfyUI reports 1/1 as ints
+            self.nodes[node_id] = self._entry(node_id, 1, 1, "finished")
+        else:
+            entry["state"] = "finished"
+            entry["value"] = entry["max"]
+        self._send()
+
+
+class _Run:
+    """One prompt's execution state (events recorded, nodes executed, outputs)."""
+
+    def __init__(self, item: QueueItem, reporter: Reporter) -> None:
+        self.item = item
+        self.reporter = reporter
+        self.sid = item.client_id
+        self.messages: list[list[Any]] = []
+        self.executed: list[str] = []
+        self.values: dict[str, tuple[Any, ...]] = {}
+        self.ui_outputs: dict[str, Any] = {}
+        self.meta: dict[str, Any] = {}
+        self.progress = _Progress(item.prompt_id, self.send)
+
+    def send(self, event: str, data: dict[str, Any]) -> None:
+        if event in _HISTORY_EVENTS:
+            self.messages.append([event, data])
+        if self.sid is not None:
+            self.reporter.send(event, data, self.sid)
+        elif event in _BROADCAST_WITHOUT_CLIENT:
+            self.reporter.send(event, data, None)
+
+    def record_ui(self, node_id: str, ui: dict[str, Any]) -> None:
+        self.ui_outputs[node_id] = ui
+        self.meta[node_id] = {"node_id": node_id, "display_node": node_id, "parent_node": None,
+                              "real_node_id": node_id}
+
+
+class GraphExecutor:
+    """The :class:`~fakecomfy.executors.base.Executor` shared by every node family."""
+
+    def __init__(self, name: str, env: ExecutionEnv, nodes: Mapping[str, NodeFunction],
+                 fallback: Fallback) -> None:
+        self.name = name
+        self.env = env
+        self.nodes = nodes
+        self.fallback = fallback
+        self.cache = OutputCache()
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # ---- Executor protocol ------------------------------------------------------------------
+    def free(self, unload_models: bool, free_memory: bool) -> None:
+        if free_memory:
+            self.cache.clear()
+            self.states.clear()
+
+    def execute(self, item: QueueItem, reporter: Reporter) -> Completion:
+        self.env.interrupt.clear()  # ComfyUI clears the flag when a prompt starts
+        run = _Run(item, reporter)
+        prompt = item.prompt
+        pid = item.prompt_id
+        run.send(protocol.EV_EXECUTION_START, {"prompt_id": pid, "timestamp": now_ms()})
+        facts = _PromptFacts(prompt, self.env)
+        self.cache.set_prompt(input_signatures(prompt, facts.changed, facts.keyed_by_id))
+        self.states = {k: v for k, v in self.states.items() if k[0] in prompt}
+        cached = [n for n in prompt if self.cache.get(n) is not None]
+        run.send(protocol.EV_EXECUTION_CACHED, {"nodes": cached, "prompt_id": pid, "timestamp": now_ms()})
+        plan = ExecutionPlan(prompt, item.outputs_to_execute, facts.is_output,
+                             lambda n: self.cache.get(n) is not None)
+        try:
+            while plan.has_pending():
+                node_id = plan.next()
+                if node_id is None:  # a cycle slipped through validation
+                    raise RuntimeError("graph has a cycle")
+                self._run_node(run, node_id)
+                plan.complete(node_id)
+        except _NodeFailed as failure:
+            return self._fail(run, failure)
+        run.send(protocol.EV_EXECUTION_SUCCESS, {"prompt_id": pid, "timestamp": now_ms()})
+        return Completion("success", True, run.messages, run.ui_outputs, run.meta)
+
+    # ---- one node -------------------------------------------------------------------------
+    def _run_node(self, run: _Run, node_id: str) -> None:
+        node = run.item.prompt[node_id]
+        class_type = node["class_type"]
+        entry = self.cache.get(node_id)
+        if entry is not None:  # a cached output node re-reports its earlier UI
+            if entry.ui is not None:
+                run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
+                                                "output": entry.ui, "prompt_id": run.item.prompt_id})
+                run.record_ui(node_id, entry.ui)
+            run.progress.finish(node_id)
+            return
+        run.progress.start(node_id)
+        run.send(protocol.EV_EXECUTING, {"node": node_id, "display_node": node_id,
+                                         "prompt_id": run.item.prompt_id})
+        inputs = self._resolve_inputs(run, node_id)
+        ctx = self._context(run, node_id, class_type)
+        try:
+            ctx.check_interrupt()
+            result = self._call(ctx, class_type, inputs)
+            if not ctx.time_spent:
+                ctx.sleep(ctx.node_time)
+        except Interrupted:
+            raise _NodeFailed(node_id, class_type, None, inputs) from None
+        except Exception as exc:  # the node failed: an execution_error, like real
+            raise _NodeFailed(node_id, class_type, exc, inputs) from exc
+        run.executed.append(node_id)
+        self.cache.put(node_id, CacheEntry(tuple(result.outputs), result.ui))
+        run.values[node_id] = tuple(result.outputs)
+        if result.ui is not None:
+            run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
+                                            "output": result.ui, "prompt_id": run.item.prompt_id})
+            run.record_ui(node_id, result.ui)
+        run.progress.finish(node_id)
+
+    def _call(self, ctx: NodeContext, class_type: str, inputs: dict[str, Any]) -> NodeResult:
+        fn = self.nodes.get(class_type)
+        if fn is not None:
+            return fn(ctx, **inputs)
+        definition = self.env.catalog.static(class_type) or {}
+        return self.fallback(ctx, definition, inputs)
+
+    def _context(self, run: _Run, node_id: str, class_type: str) -> NodeContext:
+        state = self.states.setdefault((node_id, class_type), {})
+        ctx = NodeContext(env=self.env, node_id=node_id, class_type=class_type,
+                          prompt_id=run.item.prompt_id, prompt=run.item.prompt,
+                          extra_data=run.item.extra_data, state=state)
+
+        def on_progress(value: int | float, maximum: int | float, preview: Preview | None) -> None:
+            run.progress.update(node_id, value, maximum)
+            data = {"value": value, "max": maximum, "prompt_id": run.item.prompt_id, "node": node_id}
+            meta_first = preview is not None and self._supports_metadata(run)
+            if meta_first and preview is not None:
+                self._preview(run, node_id, preview)
+            run.send(protocol.EV_PROGRESS, data)
+            if preview is not None and not meta_first:
+                self._preview(run, node_id, preview)
+
+        ctx.on_progress = on_progress
+        return ctx
+
+    def _supports_metadata(self, run: _Run) -> bool:
+        return run.sid is not None and run.reporter.supports_preview_metadata(run.sid)
+
+    def _preview(self, run: _Run, node_id: str, preview: Preview) -> None:
+        metadata = {"node_id": node_id, "prompt_id": run.item.prompt_id, "display_node_id": node_id,
+                    "parent_node_id": None, "real_node_id": node_id,
+                    "image_type": protocol.IMAGE_MEDIA_TYPES.get(preview.format, "image/jpeg")}
+        run.reporter.send_preview(preview, metadata, run.sid)
+
+    def _resolve_inputs(self, run: _Run, node_id: str) -> dict[str, Any]:
+        node = run.item.prompt[node_id]
+        values: dict[str, Any] = {}
+        for name, value in (node.get("inputs") or {}).items():
+            if is_link(value):
+                source, slot = value
+                outputs = run.values.get(source)
+                if outputs is None:
+                    entry = self.cache.get(source)
+                    outputs = entry.outputs if entry is not None else ()
+                    run.values[source] = outputs
+                values[name] = outputs[slot] if slot < len(outputs) else None
+            else:
+                values[name] = value
+        definition = self.env.catalog.static(node["class_type"]) or {}
+        hidden = (definition.get("input") or {}).get("hidden") or {}
+        if isinstance(hidden, dict):
+            for name, kind in hidden.items():
+                if kind == "PROMPT" or kind == "DYNPROMPT":
+                    values[name] = run.item.prompt
+                elif kind == "EXTRA_PNGINFO":
+                    values[name] = run.item.extra_data.get("extra_pnginfo")
+                elif kind == "UNIQUE_ID":
+                    values[name] = node_id
+        return values
+
+    # ---- failure --------------------------------------------------------------------------
+    def _fail(self, run: _Run, failure: _NodeFailed) -> Completion:
+        pid = run.item.prompt_id
+        if failure.exc is None:
+            run.send(protocol.EV_EXECUTION_INTERRUPTED, {
+                "prompt_id": pid, "node_id": failure.node_id, "node_type": failure.class_type,
+                "executed": list(run.executed), "timestamp": now_ms()})
+        else:
+            exc = failure.exc
+            run.send(protocol.EV_EXECUTION_ERROR, {
+                "prompt_id": pid, "node_id": failure.node_id, "node_type": failure.class_type,
+                "executed": list(run.executed), "exception_message": f"{exc}\n",
+                "exception_type": exception_type_name(exc),
+                "traceback": traceback.format_tb(exc.__traceback__),
+                "current_inputs": {k: [_format_input(v)] for k, v in failure.inputs.items()},
+                "current_outputs": list(run.item.prompt), "timestamp": now_ms()})
+        return Completion("error", False, run.messages, run.ui_outputs, run.meta)
+
+
+
+# Nodes whose result depends on a file's content: re-run when the file changes (IS_CHANGED).
+_FILE_INPUTS = {"LoadImage": "image", "LoadImageMask": "image", "LoadImageOutput": "image"}
+
+
+class _PromptFacts:
+    """Catalog facts about one prompt's nodes, looked up once."""
+
+    def __init__(self, prompt: dict[str, dict[str, Any]], env: ExecutionEnv) -> None:
+        self.prompt = prompt
+        self.env = env
+        self.defs = {nid: env.catalog.static(node.get("class_type", "")) or {} for nid, node in prompt.items()}
+
+    def is_output(self, node_id: str) -> bool:
+        return bool(self.defs.get(node_id, {}).get("output_node"))
+
+    def keyed_by_id(self, node_id: str) -> bool:
+        definition = self.defs.get(node_id, {})
+        hidden = (definition.get("input") or {}).get("hidden") or {}
+        return bool(definition.get("not_idempotent")) or (isinstance(hidden, dict) and "UNIQUE_ID" in hidden.values())
+
+    def changed(self, node_id: str) -> Any:
+        node = self.prompt[node_id]
+        name = _FILE_INPUTS.get(node.get("class_type", ""))
+        value = (node.get("inputs") or {}).get(name) if name else None
+        if not isinstance(value, str):
+            return None
+        try:
+            path = self.env.files.annotated_path(value)
+        except Exception:  # an unresolvable name: the node itself will fail
+            return None
+        return file_digest(str(path))
+
+
+class _NodeFailed(Exception):
+    def __init__(self, node_id: str, class_type: str, exc: Exception | None, inputs: dict[str, Any]) -> None:
+        super().__init__(node_id)
+        self.node_id = node_id
+        self.class_type = class_type
+        self.exc = exc
+        self.inputs = inputs
+
+
+def file_digest(path: str) -> str | None:
+    """IS_CHANGED of file-loading nodes: the file's content hash."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None if not os.path.exists(path) else "unreadable"

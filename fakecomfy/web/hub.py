@@ -1,0 +1,127 @@
+"""The WebSocket hub: who is connected, what they negotiated, and ordered delivery to them.
+
+Events come from the worker thread; they are serialised there and handed to the event loop,
+where each connection has a queue and a writer task, so every client sees messages in the
+order they were produced.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import struct
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import ImageOps
+from starlette.websockets import WebSocket
+
+from fakecomfy import protocol
+from fakecomfy.executors.base import Preview
+
+Frame = str | bytes
+
+
+@dataclass(eq=False)
+class Client:
+    sid: str
+    websocket: WebSocket
+    outbox: asyncio.Queue[Frame | None] = field(default_factory=asyncio.Queue)
+    feature_flags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def wants_preview_metadata(self) -> bool:
+        return bool(self.feature_flags.get(protocol.FEATURE_PREVIEW_METADATA))
+
+
+def json_frame(event: str, data: Any) -> str:
+    return json.dumps({"type": event, "data": data})
+
+
+def encode_preview(preview: Preview) -> bytes:
+    image = preview.image
+    if preview.max_size:
+        image = ImageOps.contain(image, (preview.max_size, preview.max_size))
+    buf = io.BytesIO()
+    if preview.format == "PNG":
+        image.save(buf, format="PNG")
+    else:
+        image.convert("RGB").save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+class WebSocketHub:
+    """Implements the executor's Reporter: thread-safe sends to one sid or to everyone."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Client] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._loop_thread = threading.get_ident()
+
+    # ---- connections (event loop thread) --------------------------------------------------
+    def register(self, client: Client) -> None:
+        """A second socket with the same sid replaces the first in the routing table."""
+        self.clients[client.sid] = client
+
+    def unregister(self, sid: str) -> None:
+        # Real ComfyUI drops the sid on any close, even of a replaced duplicate.
+        self.clients.pop(sid, None)
+
+    # ---- Reporter (any thread) ------------------------------------------------------------
+    def send(self, event: str, data: dict[str, Any], sid: str | None) -> None:
+        self._post(json_frame(event, data), sid)
+
+    def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
+        image = encode_preview(preview)
+        fmt = protocol.IMAGE_FORMAT_CODES.get(preview.format, 1)
+        legacy = struct.pack(">II", protocol.BIN_PREVIEW_IMAGE, fmt) + image
+        if sid is None or not self.supports_preview_metadata(sid):
+            self._post(legacy, sid)
+            return
+        meta = json.dumps(metadata).encode("utf-8")
+        framed = struct.pack(">II", protocol.BIN_PREVIEW_IMAGE_WITH_METADATA, len(meta)) + meta + image
+        self._post(framed, sid)
+
+    def supports_preview_metadata(self, sid: str | None) -> bool:
+        client = self.clients.get(sid) if sid is not None else None
+        return client is not None and client.wants_preview_metadata
+
+    def _post(self, frame: Frame, sid: str | None) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._dispatch(frame, sid)
+        else:
+            loop.call_soon_threadsafe(self._dispatch, frame, sid)
+
+    def _dispatch(self, frame: Frame, sid: str | None) -> None:
+        if sid is None:
+            for client in self.clients.values():
+                client.outbox.put_nowait(frame)
+        else:
+            target = self.clients.get(sid)
+            if target is not None:
+                target.outbox.put_nowait(frame)
+
+    # ---- delivery -------------------------------------------------------------------------
+    @staticmethod
+    async def deliver(client: Client) -> None:
+        """Writer task: send the client's queued frames in order until told to stop."""
+        ws = client.websocket
+        while True:
+            frame = await client.outbox.get()
+            if frame is None:
+                return
+            try:
+                if isinstance(frame, str):
+                    await ws.send_text(frame)
+                else:
+                    await ws.send_bytes(frame)
+            except Exception:  # the peer went away; the reader notices and cleans up
+                return
