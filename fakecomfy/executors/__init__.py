@@ -9,13 +9,9 @@ def create_executor(name: str, env: ExecutionEnv) -> Executor:
     if name == "numpy":
         from fakecomfy.executors.engine import GraphExecutor
 
-        try:  # TEMPORARY while the numpy family is being written
-            from fakecomfy.executors.numpy import NODES, fallback
-        except ImportError:
-            from fakecomfy.executors.base import NodeResult
+        from fakecomfy.executors.numpy import IS_CHANGED, NODES, describe, fallback
 
-            NODES, fallback = {}, (lambda ctx, d, i: NodeResult((None,) * len(d.get("output", [])), None))  # type: ignore[assignment]
-        return GraphExecutor("numpy", env, NODES, fallback)
+        return GraphExecutor("numpy", env, NODES, fallback, IS_CHANGED, describe)
     raise ValueError(f"unknown executor {name!r}; available: numpy")
 
 

@@ -6,8 +6,6 @@ function plus a fallback for any other catalog node. Everything a client observe
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -28,6 +26,8 @@ from fakecomfy.executors.base import (
 from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
+# A node's IS_CHANGED hook: a value that changes when its outside world does (file content...).
+ChangeKey = Callable[[ExecutionEnv, dict[str, Any]], object]
 
 # Events recorded in the history entry's status.messages.
 _HISTORY_EVENTS = frozenset({protocol.EV_EXECUTION_START, protocol.EV_EXECUTION_CACHED,
@@ -36,7 +36,6 @@ _HISTORY_EVENTS = frozenset({protocol.EV_EXECUTION_START, protocol.EV_EXECUTION_
 # Sent even when the prompt has no client_id (as broadcasts), like real.
 _BROADCAST_WITHOUT_CLIENT = frozenset({protocol.EV_PROGRESS, protocol.EV_PROGRESS_STATE,
                                        protocol.EV_EXECUTION_INTERRUPTED})
-_HIDDEN_VALUES = {"PROMPT", "EXTRA_PNGINFO", "UNIQUE_ID", "DYNPROMPT"}
 
 
 def now_ms() -> int:
@@ -50,10 +49,11 @@ def exception_type_name(exc: BaseException) -> str:
     return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
 
 
-def _format_input(value: Any) -> Any:
+def _format_input(value: Any, describe: Callable[[Any], str]) -> Any:
+    """execution_error current_inputs: JSON primitives as they are, anything else as its str()."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return str(value)
+    return describe(value)
 
 
 @dataclass
@@ -152,11 +152,14 @@ class GraphExecutor:
     """The :class:`~fakecomfy.executors.base.Executor` shared by every node family."""
 
     def __init__(self, name: str, env: ExecutionEnv, nodes: Mapping[str, NodeFunction],
-                 fallback: Fallback) -> None:
+                 fallback: Fallback, is_changed: Mapping[str, ChangeKey] | None = None,
+                 describe: Callable[[Any], str] = str) -> None:
         self.name = name
         self.env = env
         self.nodes = nodes
         self.fallback = fallback
+        self.is_changed = dict(is_changed or {})
+        self.describe = describe
         self.cache = OutputCache()
         self.states: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -172,7 +175,7 @@ class GraphExecutor:
         prompt = item.prompt
         pid = item.prompt_id
         run.send(protocol.EV_EXECUTION_START, {"prompt_id": pid, "timestamp": now_ms()})
-        facts = _PromptFacts(prompt, self.env)
+        facts = _PromptFacts(prompt, self.env, self.is_changed)
         self.cache.set_prompt(input_signatures(prompt, facts.changed, facts.keyed_by_id))
         self.states = {k: v for k, v in self.states.items() if k[0] in prompt}
         cached = [n for n in prompt if self.cache.get(n) is not None]
@@ -301,22 +304,20 @@ class GraphExecutor:
                 "executed": list(run.executed), "exception_message": f"{exc}\n",
                 "exception_type": exception_type_name(exc),
                 "traceback": traceback.format_tb(exc.__traceback__),
-                "current_inputs": {k: [_format_input(v)] for k, v in failure.inputs.items()},
+                "current_inputs": {k: [_format_input(v, self.describe)] for k, v in failure.inputs.items()},
                 "current_outputs": list(run.item.prompt), "timestamp": now_ms()})
         return Completion("error", False, run.messages, run.ui_outputs, run.meta)
 
 
 
-# Nodes whose result depends on a file's content: re-run when the file changes (IS_CHANGED).
-_FILE_INPUTS = {"LoadImage": "image", "LoadImageMask": "image", "LoadImageOutput": "image"}
-
-
 class _PromptFacts:
     """Catalog facts about one prompt's nodes, looked up once."""
 
-    def __init__(self, prompt: dict[str, dict[str, Any]], env: ExecutionEnv) -> None:
+    def __init__(self, prompt: dict[str, dict[str, Any]], env: ExecutionEnv,
+                 is_changed: Mapping[str, ChangeKey]) -> None:
         self.prompt = prompt
         self.env = env
+        self.is_changed = is_changed
         self.defs = {nid: env.catalog.static(node.get("class_type", "")) or {} for nid, node in prompt.items()}
 
     def is_output(self, node_id: str) -> bool:
@@ -329,15 +330,13 @@ class _PromptFacts:
 
     def changed(self, node_id: str) -> Any:
         node = self.prompt[node_id]
-        name = _FILE_INPUTS.get(node.get("class_type", ""))
-        value = (node.get("inputs") or {}).get(name) if name else None
-        if not isinstance(value, str):
+        hook = self.is_changed.get(node.get("class_type", ""))
+        if hook is None:
             return None
         try:
-            path = self.env.files.annotated_path(value)
-        except Exception:  # an unresolvable name: the node itself will fail
+            return hook(self.env, node.get("inputs") or {})
+        except Exception:  # the node itself will report the problem when it runs
             return None
-        return file_digest(str(path))
 
 
 class _NodeFailed(Exception):
@@ -347,12 +346,3 @@ class _NodeFailed(Exception):
         self.class_type = class_type
         self.exc = exc
         self.inputs = inputs
-
-
-def file_digest(path: str) -> str | None:
-    """IS_CHANGED of file-loading nodes: the file's content hash."""
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except OSError:
-        return None if not os.path.exists(path) else "unreadable"
