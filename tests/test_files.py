@@ -457,3 +457,25 @@ def test_save_outside_output_is_refused(store: FileStore, paths: FolderPaths) ->
         store.save_image_path("../escape")
     assert str(info.value).startswith("**** ERROR: Saving image outside the output folder is not allowed.")
     assert not (paths.base / "escape").exists()
+
+
+def test_save_counter_is_remembered_and_still_sees_files_added_by_others(tmp_path: Path) -> None:
+    from fakecomfy.core.files import FileStore
+    from fakecomfy.core.paths import FolderPaths
+    from fakecomfy.settings import Settings
+
+    settings = Settings(base_directory=tmp_path)
+    store = FileStore(FolderPaths.from_settings(settings, tmp_path))
+    store.paths.create_dirs()
+    first = store.save_image_path("run/img")
+    (first.folder / "img_00001_.png").write_bytes(b"x")
+    store.saved(first, ["img_00001_.png"])
+    assert store.save_image_path("run/img").counter == 2
+    # another process writes a higher counter: the folder changed, so it is rescanned
+    (first.folder / "img_00007_.png").write_bytes(b"x")
+    assert store.save_image_path("run/img").counter == 8
+    # %batch_num% names never match the counter scan, so the counter does not advance
+    batch = store.save_image_path("run/b%batch_num%")
+    (batch.folder / "b0_00001_.png").write_bytes(b"x")
+    store.saved(batch, ["b0_00001_.png"])
+    assert store.save_image_path("run/b%batch_num%").counter == 1

@@ -128,6 +128,8 @@ class FileStore:
 
     def __init__(self, paths: FolderPaths) -> None:
         self.paths = paths
+        # SaveImage counters: (folder, filename, prefix tail) -> (folder mtime_ns, next counter).
+        self._counters: dict[tuple[str, str, str], tuple[int | None, int]] = {}
 
     # ---- directories ----------------------------------------------------------------------
     def directory(self, file_type: str) -> str | None:
@@ -179,12 +181,32 @@ class FileStore:
         if common != root:
             raise SaveOutsideOutputError(protocol.ERR_SAVE_OUTSIDE_OUTPUT.format(
                 folder=absolute, output_dir=root, common=common))
+        tail = os.path.basename(filename_prefix)
+        key = (folder, filename, tail)
         try:
-            counter = _next_counter(os.listdir(folder), filename, os.path.basename(filename_prefix))
+            mtime: int | None = os.stat(folder).st_mtime_ns
         except FileNotFoundError:
             os.makedirs(folder, exist_ok=True)
-            counter = 1
+            mtime, counter = None, 1
+        else:
+            known = self._counters.get(key)
+            # Reuse the last answer while nobody else touched the folder (a scan is O(files)).
+            counter = known[1] if known is not None and known[0] == mtime else \
+                _next_counter(os.listdir(folder), filename, tail)
+        self._counters[key] = (mtime, counter)
         return SaveTarget(Path(folder), filename, counter, subfolder, filename_prefix)
+
+    def saved(self, target: SaveTarget, names: list[str]) -> None:
+        """Record files just written for ``target``, so the next counter needs no folder scan."""
+        key = (str(target.folder), target.filename, os.path.basename(target.filename_prefix))
+        known = self._counters.get(key)
+        if known is None:
+            return
+        best = max(known[1], _next_counter(names, target.filename, key[2]))
+        try:
+            self._counters[key] = (os.stat(target.folder).st_mtime_ns, best)
+        except FileNotFoundError:
+            self._counters.pop(key, None)
 
     # ---- uploads --------------------------------------------------------------------------
     def upload(self, form: UploadForm) -> UploadResult:

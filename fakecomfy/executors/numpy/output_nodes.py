@@ -24,11 +24,13 @@ def save_images(ctx: NodeContext, batch: np.ndarray, prefix: str, file_type: str
     """One PNG per batch item, the counter advancing per image; the UI entries naming them."""
     height, width = batch[0].shape[:2]
     target = saving.save_target(ctx, prefix, width, height, file_type)
-    entries = []
+    entries, names = [], []
     for number, item in enumerate(batch):
         name = f"{target.filename.replace('%batch_num%', str(number))}_{target.counter + number:05}_.png"
         (target.folder / name).write_bytes(png_bytes(item, chunks, compress_level))
         entries.append(saving.file_entry(name, target, file_type))
+        names.append(name)
+    ctx.env.files.saved(target, names)
     return entries
 
 
