@@ -58,6 +58,9 @@ class WebSocketHub:
         self.clients: dict[str, Client] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._pending: list[tuple[Frame, str | None]] = []
+        self._pending_lock = threading.Lock()
+        self._drain_scheduled = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -97,8 +100,22 @@ class WebSocketHub:
             return
         if threading.get_ident() == self._loop_thread:
             self._dispatch(frame, sid)
-        else:
-            loop.call_soon_threadsafe(self._dispatch, frame, sid)
+            return
+        # From the worker: queue the frame and wake the loop once per burst, not per frame
+        # (each wake-up is a syscall and a GIL hand-over).
+        with self._pending_lock:
+            self._pending.append((frame, sid))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+            self._drain_scheduled = False
+        for frame, sid in pending:
+            self._dispatch(frame, sid)
 
     def _dispatch(self, frame: Frame, sid: str | None) -> None:
         if sid is None:
