@@ -36,6 +36,15 @@ class Settings:
     node_times: dict[str, float] = field(default_factory=dict)
     log_requests: bool = True
 
+    def __post_init__(self) -> None:
+        # Accept plain strings for directories (Settings(base_directory="/tmp/comfy")).
+        for name in ("base_directory", "input_directory", "output_directory", "temp_directory",
+                     "user_directory"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                setattr(self, name, Path(value))
+        self.object_info_files = [Path(p) for p in self.object_info_files]
+
     @property
     def max_upload_bytes(self) -> int:
         mb = DEFAULT_MAX_UPLOAD_MB if self.max_upload_size is None else self.max_upload_size
