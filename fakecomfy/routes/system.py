@@ -29,7 +29,8 @@ def register(router: Router, model: ComfyModel) -> None:
     argv = list(sys.argv)
 
     async def root(request: Request) -> Response:
-        return Response(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
+        # The type goes in as a header so starlette adds no charset (real sends bare text/html).
+        return Response(index, headers={"Content-Type": "text/html", "Cache-Control": "no-cache"})
 
     async def system_stats(request: Request) -> Response:
         return json_response(system.system_stats(argv))
