@@ -127,6 +127,9 @@ class _Run:
         self.item = item
         self.reporter = reporter
         self.sid = item.client_id
+        # Real routes by ``client_id is not None``: a client_id that is no string (a number...)
+        # names no socket, so its events reach nobody, and nothing is broadcast either.
+        self.broadcasts = item.extra_data.get("client_id") is None
         self.messages: list[list[Any]] = []
         self.executed: list[str] = []
         self.values: dict[str, tuple[Any, ...]] = {}
@@ -139,7 +142,7 @@ class _Run:
             self.messages.append([event, data])
         if self.sid is not None:
             self.reporter.send(event, data, self.sid)
-        elif event in _BROADCAST_WITHOUT_CLIENT:
+        elif self.broadcasts and event in _BROADCAST_WITHOUT_CLIENT:
             self.reporter.send(event, data, None)
 
     def record_ui(self, node_id: str, ui: dict[str, Any]) -> None:
@@ -177,7 +180,9 @@ class GraphExecutor:
         run.send(protocol.EV_EXECUTION_START, {"prompt_id": pid, "timestamp": now_ms()})
         facts = _PromptFacts(prompt, self.env, self.is_changed)
         self.cache.set_prompt(input_signatures(prompt, facts.changed, facts.keyed_by_id))
-        self.states = {k: v for k, v in self.states.items() if k[0] in prompt}
+        # Node instances are keyed by (id, class_type); a prompt keeps only those it uses itself.
+        self.states = {k: v for k, v in self.states.items()
+                       if k[0] in prompt and prompt[k[0]].get("class_type") == k[1]}
         cached = [n for n in prompt if self.cache.get(n) is not None]
         run.send(protocol.EV_EXECUTION_CACHED, {"nodes": cached, "prompt_id": pid, "timestamp": now_ms()})
         plan = ExecutionPlan(prompt, item.outputs_to_execute, facts.is_output,
@@ -199,10 +204,12 @@ class GraphExecutor:
         node = run.item.prompt[node_id]
         class_type = node["class_type"]
         entry = self.cache.get(node_id)
-        if entry is not None:  # a cached output node re-reports its earlier UI
+        if entry is not None:
+            # A cached output node re-reports its earlier UI; like real, even one without a UI
+            # gets an ``executed`` (with ``output: null``).
+            run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
+                                            "output": entry.ui, "prompt_id": run.item.prompt_id})
             if entry.ui is not None:
-                run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
-                                                "output": entry.ui, "prompt_id": run.item.prompt_id})
                 run.record_ui(node_id, entry.ui)
             run.progress.finish(node_id)
             return
@@ -262,7 +269,8 @@ class GraphExecutor:
         metadata = {"node_id": node_id, "prompt_id": run.item.prompt_id, "display_node_id": node_id,
                     "parent_node_id": None, "real_node_id": node_id,
                     "image_type": protocol.IMAGE_MEDIA_TYPES.get(preview.format, "image/jpeg")}
-        run.reporter.send_preview(preview, metadata, run.sid)
+        if run.sid is not None or run.broadcasts:
+            run.reporter.send_preview(preview, metadata, run.sid)
 
     def _resolve_inputs(self, run: _Run, node_id: str) -> dict[str, Any]:
         node = run.item.prompt[node_id]

@@ -22,6 +22,9 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
         client.outbox.put_nowait(json_frame(protocol.EV_STATUS, greeting))
+        node = hub.executing_node(sid)
+        if node is not None:  # reconnecting while its prompt runs: the node it is at, like real
+            client.outbox.put_nowait(json_frame(protocol.EV_EXECUTING, {"node": node}))
         writer = asyncio.ensure_future(hub.deliver(client))
         first = True
         try:
@@ -30,8 +33,7 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
                 if message["type"] == "websocket.disconnect":
                     break
                 if first:
-                    first = False
-                    _negotiate(client, message.get("text"), model)
+                    first = not _negotiate(hub, sid, message.get("text"), model)
         except WebSocketDisconnect:
             pass
         finally:
@@ -42,17 +44,26 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
     router.websocket("/ws", websocket_endpoint)
 
 
-def _negotiate(client: Client, text: str | None, model: ComfyModel) -> None:
-    """Only a client's first message counts, and only if it is ``feature_flags``."""
-    if not text:
-        return
+def _negotiate(hub: WebSocketHub, sid: str, text: str | None, model: ComfyModel) -> bool:
+    """Handle what may be the client's first message; True when it used up that chance.
+
+    Quirks of real ComfyUI: only a text message that parses as a JSON object counts as the
+    first message (binary frames, invalid JSON and other JSON values leave the chance open), and
+    only if it is ``feature_flags`` are flags stored and answered, for the socket holding the sid.
+    """
+    if text is None:
+        return False
     try:
         message = json.loads(text)
     except ValueError:
-        return
-    if not isinstance(message, dict) or message.get("type") != protocol.EV_FEATURE_FLAGS:
-        return
-    data = message.get("data")
-    client.feature_flags = data if isinstance(data, dict) else {}
+        return False
+    if not isinstance(message, dict):
+        return False
+    if message.get("type") != protocol.EV_FEATURE_FLAGS:
+        return True
+    holder = hub.negotiate(sid, message.get("data", {}))
+    if holder is None:  # real fails on the missing metadata entry before it marks the message seen
+        return False
     flags = system.features(model.settings.reported_max_upload_size)
-    client.outbox.put_nowait(json_frame(protocol.EV_FEATURE_FLAGS, flags))
+    holder.outbox.put_nowait(json_frame(protocol.EV_FEATURE_FLAGS, flags))
+    return True

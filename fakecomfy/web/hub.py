@@ -14,13 +14,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import ImageOps
+from PIL import Image, ImageOps
 from starlette.websockets import WebSocket
 
 from fakecomfy import protocol
 from fakecomfy.executors.base import Preview
 
 Frame = str | bytes
+# After these a prompt runs no node any more (ComfyUI resets last_node_id as execution ends).
+_PROMPT_END_EVENTS = frozenset({protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECUTION_ERROR,
+                                protocol.EV_EXECUTION_INTERRUPTED})
 
 
 @dataclass(eq=False)
@@ -28,11 +31,13 @@ class Client:
     sid: str
     websocket: WebSocket
     outbox: asyncio.Queue[Frame | None] = field(default_factory=asyncio.Queue)
-    feature_flags: dict[str, Any] = field(default_factory=dict)
+    feature_flags: Any = field(default_factory=dict)  # whatever the client sent as ``data``
 
     @property
     def wants_preview_metadata(self) -> bool:
-        return bool(self.feature_flags.get(protocol.FEATURE_PREVIEW_METADATA))
+        # ComfyUI tests the flag with ``is True``: 1 or "true" do not count.
+        flags = self.feature_flags
+        return isinstance(flags, dict) and flags.get(protocol.FEATURE_PREVIEW_METADATA) is True
 
 
 def json_frame(event: str, data: Any) -> str:
@@ -40,12 +45,14 @@ def json_frame(event: str, data: Any) -> str:
 
 
 def encode_preview(preview: Preview) -> bytes:
+    """The image bytes of a preview frame, encoded like ComfyUI's ``send_image``: fitted with
+    bilinear resampling, JPEG quality 95, PNG compress level 1."""
     image = preview.image
     if preview.max_size:
-        image = ImageOps.contain(image, (preview.max_size, preview.max_size))
+        image = ImageOps.contain(image, (preview.max_size, preview.max_size), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     if preview.format == "PNG":
-        image.save(buf, format="PNG")
+        image.save(buf, format="PNG", compress_level=1)
     else:
         image.convert("RGB").save(buf, format="JPEG", quality=95)
     return buf.getvalue()
@@ -58,6 +65,8 @@ class WebSocketHub:
         self.clients: dict[str, Client] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # (sid, node) of the last ``executing`` sent for a running prompt (ComfyUI's last_node_id).
+        self._executing: tuple[str, str] | None = None
         self._pending: list[tuple[Frame, str | None]] = []
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
@@ -75,8 +84,26 @@ class WebSocketHub:
         # Real ComfyUI drops the sid on any close, even of a replaced duplicate.
         self.clients.pop(sid, None)
 
+    def negotiate(self, sid: str, flags: Any) -> Client | None:
+        """A ``feature_flags`` message: the flags go to whichever socket holds ``sid`` now, which
+        also gets the answer (ComfyUI keys both by sid). None when no socket holds it."""
+        client = self.clients.get(sid)
+        if client is not None:
+            client.feature_flags = flags
+        return client
+
+    def executing_node(self, sid: str) -> str | None:
+        """The node a prompt of ``sid`` is running now: re-sent to a socket reconnecting with it."""
+        current = self._executing
+        return current[1] if current is not None and current[0] == sid else None
+
     # ---- Reporter (any thread) ------------------------------------------------------------
     def send(self, event: str, data: dict[str, Any], sid: str | None) -> None:
+        if sid is not None and event == protocol.EV_EXECUTING:
+            node = data.get("node")
+            self._executing = (sid, node) if isinstance(node, str) else None
+        elif event in _PROMPT_END_EVENTS:
+            self._executing = None
         self._post(json_frame(event, data), sid)
 
     def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
@@ -99,6 +126,9 @@ class WebSocketHub:
         if loop is None or loop.is_closed():
             return
         if threading.get_ident() == self._loop_thread:
+            # Frames the worker produced earlier go first: one FIFO for every producer, like
+            # ComfyUI's single message queue.
+            self._drain()
             self._dispatch(frame, sid)
             return
         # From the worker: queue the frame and wake the loop once per burst, not per frame

@@ -1,0 +1,717 @@
+"""The /ws protocol over a real server: greeting, feature flags, routing, binary frames and the
+exact event sequences of a prompt (facts 1–15, 18, 43 of comfyui-facts.md).
+
+Tests wait on messages, never on the clock, except where they check that nothing arrives
+(:meth:`WsClient.assert_quiet`).
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+import websocket
+from PIL import Image
+
+from fakecomfy.testing import ServerThread
+from fakecomfy.web.hub import Client, WebSocketHub
+from tests.conftest import SHARED
+
+TIMEOUT = 15.0
+QUIET = 0.3  # how long "nothing more arrives" is watched for
+FAKE_CHECKPOINT = SHARED / "fixtures" / "models" / "checkpoints" / "fake.safetensors"
+SD15 = "v1-5-pruned-emaonly.safetensors"
+Prompt = dict[str, dict[str, Any]]
+
+
+# ---- a WebSocket client that records everything -----------------------------------------------
+@dataclass
+class Binary:
+    """A binary frame: event type, then the format code (type 1) or metadata length (type 4)."""
+
+    event: int
+    second: int
+    metadata: dict[str, Any] | None
+    image: bytes
+    raw: bytes
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Binary:
+        event, second = struct.unpack(">II", raw[:8])
+        if event == 4:
+            return cls(event, second, json.loads(raw[8:8 + second]), raw[8 + second:], raw)
+        return cls(event, second, None, raw[8:], raw)
+
+    def picture(self) -> tuple[str | None, tuple[int, int], str]:
+        with Image.open(io.BytesIO(self.image)) as image:
+            return image.format, image.size, image.mode
+
+
+Message = dict[str, Any] | Binary
+
+
+def kind(m: Message) -> str:
+    return f"binary{m.event}" if isinstance(m, Binary) else str(m["type"])
+
+
+def label(m: Message) -> str:
+    """``executing:2``, ``progress:1/3``, ``status:1``, ``binary1`` ..."""
+    if isinstance(m, Binary):
+        return kind(m)
+    data = m["data"]
+    if m["type"] in ("executing", "executed"):
+        return f"{m['type']}:{data['node']}"
+    if m["type"] == "progress":
+        return f"progress:{data['value']}/{data['max']}"
+    if m["type"] == "status":
+        return f"status:{data['status']['exec_info']['queue_remaining']}"
+    return str(m["type"])
+
+
+class WsClient:
+    """``/ws`` in a reader thread; tests wait for messages with :meth:`wait`."""
+
+    def __init__(self, url: str, client_id: str | None) -> None:
+        query = f"?clientId={client_id}" if client_id is not None else ""
+        self.ws = websocket.create_connection(url.replace("http://", "ws://", 1) + "/ws" + query,
+                                              timeout=TIMEOUT)
+        self.ws.settimeout(None)
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                opcode, data = self.ws.recv_data()
+            except Exception:  # closed under us
+                break
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            message: Message = Binary.parse(data) if opcode == websocket.ABNF.OPCODE_BINARY else json.loads(data)
+            with self._cond:
+                self.messages.append(message)
+                self._cond.notify_all()
+
+    def send(self, payload: Any) -> None:
+        self.ws.send(payload if isinstance(payload, str) else json.dumps(payload))
+
+    def wait(self, predicate: Callable[[Message], bool], after: int = 0) -> int:
+        """Index of the first message from ``after`` on that satisfies ``predicate``."""
+        def find() -> int | None:
+            return next((i for i in range(after, len(self.messages)) if predicate(self.messages[i])), None)
+
+        with self._cond:
+            assert self._cond.wait_for(lambda: find() is not None, TIMEOUT), f"timed out; got {self.labels()}"
+            found = find()
+            assert found is not None
+            return found
+
+    def wait_for(self, event: str, after: int = 0, **match: Any) -> int:
+        return self.wait(lambda m: kind(m) == event and not isinstance(m, Binary)
+                         and all(m["data"].get(k) == v for k, v in match.items()), after)
+
+    def wait_done(self, prompt_id: str) -> int:
+        return self.wait_for("executing", node=None, prompt_id=prompt_id)
+
+    def wait_count(self, count: int) -> None:
+        self.wait(lambda m: True, after=count - 1)
+
+    def assert_quiet(self, count: int) -> None:
+        """Nothing beyond the first ``count`` messages arrives within QUIET seconds."""
+        time.sleep(QUIET)
+        assert len(self.messages) == count, self.labels()[count:]
+
+    def text(self, index: int) -> dict[str, Any]:
+        message = self.messages[index]
+        assert not isinstance(message, Binary), message
+        return message
+
+    def labels(self, start: int = 0, end: int | None = None) -> list[str]:
+        with self._cond:
+            return [label(m) for m in self.messages[start:end]]
+
+    def of(self, event: str) -> list[Any]:
+        return [m["data"] for m in self.messages if not isinstance(m, Binary) and m["type"] == event]
+
+    def binaries(self) -> list[Binary]:
+        return [m for m in self.messages if isinstance(m, Binary)]
+
+    def close(self) -> None:
+        try:
+            self.ws.send_close()
+        except Exception:
+            pass
+        self._thread.join(TIMEOUT)
+        self.ws.shutdown()
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., WsClient]]:
+    clients: list[WsClient] = []
+
+    def make(server: ServerThread, client_id: str | None = None) -> WsClient:
+        c = WsClient(server.url, client_id)
+        clients.append(c)
+        c.wait_count(1)  # the greeting
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., ServerThread]) -> ServerThread:
+    return make_server()
+
+
+@pytest.fixture
+def slow_server(make_server: Callable[..., ServerThread]) -> ServerThread:
+    """ImageBlur and each KSampler step take 1 s: long enough to act while they run."""
+    return make_server(node_times={"ImageBlur": 1.0, "KSampler": 1.0})
+
+
+def wait_unregistered(server: ServerThread, sid: str) -> None:
+    """Until the server has processed a socket's close (the hub no longer routes ``sid``)."""
+    deadline = time.monotonic() + TIMEOUT
+    while sid in server.app.state.hub.clients:
+        assert time.monotonic() < deadline, f"{sid} still registered"
+        time.sleep(0.01)
+
+
+def post_prompt(server: ServerThread, prompt: Prompt, client_id: str | None = None, **body: Any) -> str:
+    payload: dict[str, Any] = {"prompt": prompt, **body}
+    if client_id is not None:
+        payload["client_id"] = client_id
+    response = httpx.post(server.url + "/prompt", json=payload, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return str(response.json()["prompt_id"])
+
+
+def http(server: ServerThread, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, server.url + path, timeout=TIMEOUT, **kwargs)
+
+
+# ---- prompts ----------------------------------------------------------------------------------
+def empty_save(prefix: str = "ws/basic", color: int = 0) -> Prompt:
+    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1,
+                                                          "color": color}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}}}
+
+
+def blur_chain() -> Prompt:
+    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1,
+                                                          "color": 1234567}},
+            "2": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 3, "sigma": 1.0}},
+            "3": {"class_type": "ImageScale", "inputs": {"image": ["2", 0], "upscale_method": "nearest-exact",
+                                                          "width": 32, "height": 32, "crop": "disabled"}},
+            "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}}}
+
+
+def txt2img(steps: int = 2, width: int = 64, height: int = 64, ckpt: str = SD15) -> Prompt:
+    return {
+        "3": {"class_type": "KSampler", "inputs": {
+            "seed": 1, "steps": steps, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
+            "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
+            "latent_image": ["5", 0]}},
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": width, "height": height, "batch_size": 1}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["4", 1]}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "ws/t2i"}},
+    }
+
+
+def ws_image(batch: int = 3) -> Prompt:
+    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": batch,
+                                                          "color": 255}},
+            "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}}}
+
+
+LATENT2RGB: dict[str, Any] = {"extra_data": {"preview_method": "latent2rgb"}}
+FLAGS = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
+
+
+def negotiated(connect: Callable[..., WsClient], server: ServerThread, client_id: str,
+               flags: dict[str, Any] = FLAGS) -> WsClient:
+    c = connect(server, client_id)
+    c.send(flags)
+    c.wait_for("feature_flags")
+    return c
+
+
+# ---- connecting ---------------------------------------------------------------------------------
+def test_greeting_echoes_the_client_id(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid-a")
+    assert c.messages[0] == {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
+                                                         "sid": "cid-a"}}
+    assert list(c.text(0)["data"]) == ["status", "sid"]
+
+
+def test_greeting_without_client_id_generates_a_hex_sid(server: ServerThread,
+                                                        connect: Callable[..., WsClient]) -> None:
+    a, b = connect(server), connect(server)
+    sids = [c.text(0)["data"]["sid"] for c in (a, b)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", sid) for sid in sids)
+    assert sids[0] != sids[1]
+
+
+def test_generated_sid_routes_like_a_client_id(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server)
+    sid = c.text(0)["data"]["sid"]
+    pid = post_prompt(server, empty_save(), sid)
+    c.wait_done(pid)
+    assert "execution_success" in c.labels()
+
+
+def test_later_status_messages_have_no_sid(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    pid = post_prompt(server, empty_save(), "cid")
+    c.wait_done(pid)
+    statuses = c.of("status")
+    assert statuses[1:] == [{"status": {"exec_info": {"queue_remaining": n}}} for n in (1, 1, 0)]
+
+
+def test_feature_flags_reply_equals_get_features(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    c.send(FLAGS)
+    reply = c.text(c.wait_for("feature_flags"))
+    assert reply["data"] == http(server, "GET", "/features").json()
+    assert reply["data"] == {"supports_preview_metadata": True, "max_upload_size": 104857600,
+                             "extension": {"manager": {"supports_v4": True}}}
+
+
+def test_feature_flags_reply_reports_a_configured_upload_limit_as_float(
+        make_server: Callable[..., ServerThread], connect: Callable[..., WsClient]) -> None:
+    server = make_server(max_upload_size=1)
+    c = negotiated(connect, server, "cid")
+    value = c.of("feature_flags")[0]["max_upload_size"]
+    assert value == 1048576.0 and isinstance(value, float)
+
+
+@pytest.mark.parametrize("first", [{"type": "hello", "data": {}}, {"type": "feature_flags_x"}],
+                         ids=["other-type", "similar-type"])
+def test_only_the_first_message_may_negotiate(server: ServerThread, connect: Callable[..., WsClient],
+                                             first: dict[str, Any]) -> None:
+    c = connect(server, "cid")
+    c.send(first)
+    c.send(FLAGS)
+    c.assert_quiet(1)
+
+
+def test_a_second_feature_flags_is_ignored(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = negotiated(connect, server, "cid")
+    c.send({"type": "feature_flags", "data": {"supports_preview_metadata": False}})
+    c.send("not json at all")
+    c.assert_quiet(2)
+    # the first negotiation still holds: previews come as type 4
+    pid = post_prompt(server, ws_image(batch=1), "cid")
+    c.wait_done(pid)
+    assert [b.event for b in c.binaries()] == [4]
+
+
+@pytest.mark.parametrize("junk", ["not json at all", "[1, 2]", "\"feature_flags\"", b"\x00\x01"],
+                         ids=["invalid-json", "json-list", "json-string", "binary"])
+def test_messages_that_are_not_json_objects_leave_the_first_message_open(
+        server: ServerThread, connect: Callable[..., WsClient], junk: str | bytes) -> None:
+    """Quirk of real ComfyUI: its first-message flag is cleared only after a JSON object."""
+    c = connect(server, "cid")
+    if isinstance(junk, bytes):
+        c.ws.send_binary(junk)
+    else:
+        c.send(junk)
+    c.send(FLAGS)
+    c.wait_for("feature_flags")
+
+
+@pytest.mark.parametrize("value", [1, "true", None], ids=["int", "string", "null"])
+def test_preview_metadata_needs_a_literal_true(server: ServerThread, connect: Callable[..., WsClient],
+                                               value: Any) -> None:
+    c = negotiated(connect, server, "cid", {"type": "feature_flags", "data": {"supports_preview_metadata": value}})
+    pid = post_prompt(server, ws_image(batch=1), "cid")
+    c.wait_done(pid)
+    assert [b.event for b in c.binaries()] == [1]
+
+
+def test_duplicate_client_id_silences_the_first_socket(server: ServerThread,
+                                                       connect: Callable[..., WsClient]) -> None:
+    first = connect(server, "dup")
+    second = connect(server, "dup")
+    pid = post_prompt(server, empty_save(), "dup")
+    second.wait_done(pid)
+    assert second.labels()[0] == "status:0" and "execution_success" in second.labels()
+    first.assert_quiet(1)  # not even the status broadcasts
+
+
+def test_closing_a_replaced_socket_unregisters_its_successor(server: ServerThread,
+                                                             connect: Callable[..., WsClient]) -> None:
+    """Quirk of real ComfyUI: closing any socket drops its sid, even one a newer socket holds."""
+    first = connect(server, "dup")
+    second = connect(server, "dup")
+    first.close()
+    wait_unregistered(server, "dup")
+    watcher = connect(server, "watcher")
+    post_prompt(server, empty_save(), "dup")
+    watcher.wait_for("status", after=2, status={"exec_info": {"queue_remaining": 0}})
+    second.assert_quiet(1)
+
+
+def test_feature_flags_from_a_replaced_socket_go_to_its_successor(server: ServerThread,
+                                                                 connect: Callable[..., WsClient]) -> None:
+    """Quirk of real ComfyUI: flags and the reply are keyed by sid, so the newer socket gets both."""
+    first = connect(server, "dup")
+    second = connect(server, "dup")
+    first.send(FLAGS)
+    second.wait_for("feature_flags")
+    pid = post_prompt(server, ws_image(batch=1), "dup")
+    second.wait_done(pid)
+    assert [b.event for b in second.binaries()] == [4]
+    assert first.labels() == ["status:0"]
+
+
+def test_reconnecting_with_an_old_client_id(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    old = connect(server, "again")
+    old.close()
+    wait_unregistered(server, "again")  # else closing the old socket could drop the new one
+    new = connect(server, "again")
+    assert new.text(0)["data"]["sid"] == "again"
+    assert new.labels() == ["status:0"]
+    pid = post_prompt(server, empty_save(), "again")
+    new.wait_done(pid)
+    assert "executed:2" in new.labels()
+
+
+def test_reconnecting_while_the_prompt_runs_resends_the_current_node(
+        slow_server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    first = connect(slow_server, "back")
+    pid = post_prompt(slow_server, blur_chain(), "back")
+    first.wait_for("executing", node="2")
+    again = connect(slow_server, "back")
+    again.wait_count(2)
+    assert again.messages[1] == {"type": "executing", "data": {"node": "2"}}
+    again.wait_done(pid)
+    assert again.labels()[-2:] == ["status:0", "executing:None"]
+
+
+# ---- routing --------------------------------------------------------------------------------
+def test_execution_messages_go_only_to_the_prompts_client(server: ServerThread,
+                                                          connect: Callable[..., WsClient]) -> None:
+    a, b = connect(server, "a"), connect(server, "b")
+    pid = post_prompt(server, empty_save(), "a")
+    a.wait_done(pid)
+    b.wait_count(4)
+    b.assert_quiet(4)
+    assert b.labels() == ["status:0", "status:1", "status:1", "status:0"]
+
+
+def test_prompt_without_client_id_broadcasts_only_progress_state(server: ServerThread,
+                                                                 connect: Callable[..., WsClient]) -> None:
+    a, b = connect(server, "a"), connect(server, "b")
+    post_prompt(server, empty_save())
+    for c in (a, b):
+        c.wait_for("status", after=3, status={"exec_info": {"queue_remaining": 0}})
+        c.assert_quiet(len(c.messages))
+        assert [kind(m) for m in c.messages] == ["status", "status", "status"] + ["progress_state"] * 4 + ["status"]
+
+
+def test_prompt_without_client_id_broadcasts_sampler_progress_and_legacy_previews(
+        server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    legacy = connect(server, "legacy")
+    modern = negotiated(connect, server, "modern")
+    post_prompt(server, txt2img(steps=2), **LATENT2RGB)
+    for c in (legacy, modern):
+        end = c.wait_for("status", after=3, status={"exec_info": {"queue_remaining": 0}})
+        seq = [label(m) for m in c.messages[:end] if kind(m) in ("progress", "binary1", "binary4")]
+        assert seq == ["progress:1/2", "binary1", "progress:2/2", "binary1"]
+        frames = c.binaries()
+        assert all(b.second == 1 and b.picture() == ("JPEG", (512, 512), "RGB") for b in frames)
+        assert not c.of("executing") and not c.of("execution_start") and not c.of("executed")
+
+
+def test_worker_events_and_loop_broadcasts_keep_their_order() -> None:
+    """A status sent on the event loop never overtakes events the worker produced before it."""
+    loop = asyncio.new_event_loop()
+    try:
+        hub = WebSocketHub()
+        hub.bind(loop)  # this thread plays the event loop's
+        client = Client("c", cast(Any, None))
+        hub.register(client)
+        worker = threading.Thread(target=hub.send, args=("progress_state", {"n": 1}, "c"))
+        worker.start()
+        worker.join()
+        hub.send("status", {"n": 2}, None)
+        frames = [client.outbox.get_nowait() for _ in range(client.outbox.qsize())]
+        assert [json.loads(str(f))["type"] for f in frames] == ["progress_state", "status"]
+    finally:
+        loop.close()
+
+
+def test_partial_execution_targets_leave_other_outputs_out(server: ServerThread,
+                                                           connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    prompt = empty_save()
+    prompt["3"] = {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}
+    pid = post_prompt(server, prompt, "cid", partial_execution_targets=["3"])
+    c.wait_done(pid)
+    assert [d["node"] for d in c.of("executing")] == ["1", "3", None]
+    assert all(set(d["nodes"]) <= {"1", "3"} for d in c.of("progress_state"))
+
+
+# ---- previews -------------------------------------------------------------------------------
+def test_legacy_client_gets_progress_state_progress_then_type_1(server: ServerThread,
+                                                                connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    pid = post_prompt(server, txt2img(steps=2), "cid", **LATENT2RGB)
+    end = c.wait_done(pid)
+    first = c.labels().index("progress:1/2")
+    assert kind(c.messages[first - 1]) == "progress_state"
+    assert c.labels()[first:first + 4] == ["progress:1/2", "binary1", "progress_state", "progress:2/2"]
+    frame = c.binaries()[0]
+    assert struct.unpack(">II", frame.raw[:8]) == (1, 1)
+    assert frame.picture() == ("JPEG", (512, 512), "RGB")
+    assert len(c.binaries()) == 2 and end == len(c.messages) - 1
+
+
+def test_metadata_client_gets_progress_state_type_4_then_progress(server: ServerThread,
+                                                                  connect: Callable[..., WsClient]) -> None:
+    c = negotiated(connect, server, "cid")
+    pid = post_prompt(server, txt2img(steps=2, height=96), "cid", **LATENT2RGB)
+    c.wait_done(pid)
+    labels = c.labels()
+    first = labels.index("binary4")
+    assert kind(c.messages[first - 1]) == "progress_state"
+    assert labels[first:first + 4] == ["binary4", "progress:1/2", "progress_state", "binary4"]
+    assert "binary1" not in labels
+    frame = c.binaries()[0]
+    assert frame.metadata == {"node_id": "3", "prompt_id": pid, "display_node_id": "3", "parent_node_id": None,
+                              "real_node_id": "3", "image_type": "image/jpeg"}
+    assert list(frame.metadata) == ["node_id", "prompt_id", "display_node_id", "parent_node_id",
+                                    "real_node_id", "image_type"]
+    # json.dumps with default separators, length-prefixed
+    assert frame.raw[8:8 + frame.second] == json.dumps(frame.metadata).encode()
+    assert frame.second in (165, 166)
+    assert frame.picture() == ("JPEG", (341, 512), "RGB")
+
+
+def test_no_binary_frames_without_preview_method(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = negotiated(connect, server, "cid")
+    pid = post_prompt(server, txt2img(steps=2), "cid")
+    c.wait_done(pid)
+    assert not c.binaries()
+    assert [d["value"] for d in c.of("progress")] == [1, 2]
+
+
+def test_save_image_websocket_sends_png_frames_at_real_size(server: ServerThread,
+                                                            connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    pid = post_prompt(server, ws_image(batch=3), "cid")
+    c.wait_done(pid)
+    node_part = c.labels()[c.labels().index("executing:2") + 1:]
+    assert node_part == ["progress_state", "progress:0/3", "binary1", "progress_state", "progress:1/3", "binary1",
+                         "progress_state", "progress:2/3", "binary1", "progress_state", "execution_success",
+                         "status:0", "executing:None"]
+    for frame in c.binaries():
+        assert frame.second == 2 and frame.picture() == ("PNG", (32, 16), "RGB")
+        assert len(frame.raw) == 106
+    history = http(server, "GET", f"/history/{pid}").json()[pid]
+    assert history["outputs"] == {} and history["status"]["status_str"] == "success"
+
+
+def test_save_image_websocket_to_a_metadata_client(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = negotiated(connect, server, "cid")
+    pid = post_prompt(server, ws_image(batch=1), "cid")
+    c.wait_done(pid)
+    frame = c.binaries()[0]
+    assert frame.metadata is not None and frame.metadata["image_type"] == "image/png"
+    assert frame.picture() == ("PNG", (32, 16), "RGB")
+    labels = c.labels()
+    assert labels[labels.index("binary4") - 1:][:3] == ["progress_state", "binary4", "progress:0/1"]
+
+
+# ---- the sequence of one prompt -----------------------------------------------------------------
+def test_empty_save_sequence_of_fact_5(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    pid = post_prompt(server, empty_save(), "cid")
+    c.wait_done(pid)
+    assert c.labels() == [
+        "status:0", "status:1", "status:1", "execution_start", "execution_cached", "progress_state",
+        "executing:1", "progress_state", "progress_state", "executing:2", "executed:2", "progress_state",
+        "execution_success", "status:0", "executing:None"]
+    last = c.messages[-1]
+    assert last == {"type": "executing", "data": {"node": None, "prompt_id": pid}}
+    executed = c.of("executed")[0]
+    assert executed == {"node": "2", "display_node": "2", "prompt_id": pid, "output": {"images": [
+        {"filename": "basic_00001_.png", "subfolder": "ws", "type": "output"}]}}
+    assert all(isinstance(c.of(e)[0]["timestamp"], int)
+               for e in ("execution_start", "execution_cached", "execution_success"))
+
+
+def test_history_and_queue_are_final_when_executing_null_arrives(server: ServerThread,
+                                                                 connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    pid = post_prompt(server, empty_save(), "cid")
+    c.wait_for("status", after=3, status={"exec_info": {"queue_remaining": 0}})
+    entry = http(server, "GET", f"/history/{pid}").json()[pid]  # written before that status
+    assert entry["status"]["status_str"] == "success"
+    assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached",
+                                                           "execution_success"]
+    assert http(server, "GET", "/queue").json() == {"queue_running": [], "queue_pending": []}
+
+
+def test_fully_cached_rerun_sequence(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    first = post_prompt(server, empty_save(), "cid")
+    start = c.wait_done(first) + 1
+    pid = post_prompt(server, empty_save(), "cid")
+    c.wait_done(pid)
+    assert c.labels(start) == ["status:1", "status:1", "execution_start", "execution_cached", "executed:2",
+                               "progress_state", "execution_success", "status:0", "executing:None"]
+    assert c.of("execution_cached")[1]["nodes"] == ["1", "2"]
+    assert c.of("executed")[1]["output"] == c.of("executed")[0]["output"]
+    assert c.of("progress_state")[-1]["nodes"]["2"]["value"] == 1
+
+
+def test_validation_failure_sends_no_message(server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    bad = {"1": {"class_type": "SaveImage", "inputs": {"filename_prefix": "x"}}}
+    response = http(server, "POST", "/prompt", json={"prompt": bad, "client_id": "cid"})
+    assert response.status_code == 400
+    pid = post_prompt(server, empty_save(), "cid")
+    c.wait_done(pid)
+    assert c.labels()[:2] == ["status:0", "status:1"]  # the valid prompt's put comes first
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+def test_execution_error_sequence_of_fact_13(make_server: Callable[..., ServerThread], base_dir: Path,
+                                             connect: Callable[..., WsClient]) -> None:
+    shutil.copyfile(FAKE_CHECKPOINT, base_dir / "models" / "checkpoints" / "fake.safetensors")
+    server = make_server()
+    c = connect(server, "cid")
+    pid = post_prompt(server, txt2img(ckpt="fake.safetensors"), "cid")
+    c.wait_done(pid)
+    assert c.labels()[3:] == ["execution_start", "execution_cached", "progress_state", "executing:4",
+                              "execution_error", "status:0", "executing:None"]
+    error = c.of("execution_error")[0]
+    path = (base_dir / "models" / "checkpoints" / "fake.safetensors").resolve()
+    assert error["exception_message"] == f"ERROR: Could not detect model type of: {path}\n\n"
+    assert (error["node_type"], error["exception_type"]) == ("CheckpointLoaderSimple", "RuntimeError")
+    assert error["current_inputs"] == {"ckpt_name": ["fake.safetensors"]}
+    entry = http(server, "GET", f"/history/{pid}").json()[pid]
+    assert (entry["status"]["status_str"], entry["status"]["completed"]) == ("error", False)
+    assert entry["outputs"] == {} and entry["meta"] == {}
+    job = http(server, "GET", f"/api/jobs/{pid}").json()
+    assert job["status"] == "failed" and job["execution_error"]["node_id"] == "4"
+
+
+def test_next_prompt_after_an_error_reuses_finished_results(server: ServerThread,
+                                                            connect: Callable[..., WsClient]) -> None:
+    c = connect(server, "cid")
+    failed = post_prompt(server, empty_save(prefix="../escape/x"), "cid")
+    c.wait_done(failed)
+    assert c.of("execution_error")[0]["executed"] == ["1"]
+    pid = post_prompt(server, empty_save(), "cid")
+    c.wait_done(pid)
+    assert c.of("execution_cached")[1]["nodes"] == ["1"]
+
+
+# ---- interrupts -----------------------------------------------------------------------------------
+def test_interrupt_during_a_node_stops_at_the_next_one(slow_server: ServerThread,
+                                                       connect: Callable[..., WsClient]) -> None:
+    c = connect(slow_server, "cid")
+    pid = post_prompt(slow_server, blur_chain(), "cid")
+    c.wait_for("executing", node="2")
+    http(slow_server, "POST", "/interrupt", json={})
+    c.wait_done(pid)
+    assert c.labels()[-7:] == ["executing:2", "progress_state", "progress_state", "executing:3",
+                               "execution_interrupted", "status:0", "executing:None"]
+    states = c.of("progress_state")
+    assert states[-2]["nodes"]["2"]["state"] == "finished" and states[-1]["nodes"]["3"]["state"] == "running"
+    data = c.of("execution_interrupted")[0]
+    assert list(data) == ["prompt_id", "node_id", "node_type", "executed", "timestamp"]
+    assert (data["node_id"], data["node_type"], sorted(data["executed"])) == ("3", "ImageScale", ["1", "2"])
+    entry = http(slow_server, "GET", f"/history/{pid}").json()[pid]
+    assert (entry["status"]["status_str"], entry["status"]["completed"]) == ("error", False)
+    assert entry["outputs"] == {} and entry["meta"] == {}
+    job = http(slow_server, "GET", f"/api/jobs/{pid}").json()
+    assert job["status"] == "failed" and "execution_error" not in job
+
+
+def test_interrupt_without_client_id_is_broadcast(slow_server: ServerThread,
+                                                  connect: Callable[..., WsClient]) -> None:
+    a, b = connect(slow_server, "a"), connect(slow_server, "b")
+    post_prompt(slow_server, blur_chain())
+    a.wait(lambda m: not isinstance(m, Binary) and m["type"] == "progress_state"
+           and m["data"]["nodes"].get("2", {}).get("state") == "running")
+    http(slow_server, "POST", "/interrupt", json={})
+    for c in (a, b):
+        end = c.wait_for("status", after=3, status={"exec_info": {"queue_remaining": 0}})
+        assert kind(c.messages[end - 1]) == "execution_interrupted"
+        assert c.text(end - 1)["data"]["node_id"] == "3"
+        c.assert_quiet(end + 1)  # no executing null without a client_id
+        assert not c.of("executing")
+
+
+def _sampler_after_preview(steps: int = 4) -> Prompt:
+    prompt = txt2img(steps=steps)
+    prompt["1"] = {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 9}}
+    prompt["2"] = {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}
+    return prompt
+
+
+def test_interrupt_during_a_sampler_stops_inside_the_step(slow_server: ServerThread,
+                                                          connect: Callable[..., WsClient]) -> None:
+    c = connect(slow_server, "cid")
+    pid = post_prompt(slow_server, _sampler_after_preview(), "cid", **LATENT2RGB)
+    c.wait_for("progress", value=1)
+    http(slow_server, "POST", "/interrupt", json={})
+    c.wait_done(pid)
+    assert c.labels()[-6:] == ["progress_state", "progress:1/4", "binary1", "execution_interrupted", "status:0",
+                               "executing:None"]
+    sampler = c.of("progress_state")[-1]["nodes"]["3"]
+    assert (sampler["value"], sampler["max"], sampler["state"]) == (1, 4, "running")
+    data = c.of("execution_interrupted")[0]
+    assert (data["node_id"], data["node_type"]) == ("3", "KSampler")
+    assert sorted(data["executed"]) == ["1", "2", "4", "5", "6", "7"]
+    entry = http(slow_server, "GET", f"/history/{pid}").json()[pid]
+    assert (entry["status"]["status_str"], entry["status"]["completed"]) == ("error", False)
+    assert list(entry["outputs"]) == ["2"] and list(entry["meta"]) == ["2"]
+    job = http(slow_server, "GET", f"/api/jobs/{pid}").json()
+    assert job["status"] == "failed" and "execution_error" not in job
+    assert job["outputs_count"] == 1 and job["preview_output"]["nodeId"] == "2"
+
+
+# ---- status broadcasts on queue changes -------------------------------------------------------
+def test_status_on_every_queue_change(slow_server: ServerThread, connect: Callable[..., WsClient]) -> None:
+    c = connect(slow_server, "cid")
+    running = post_prompt(slow_server, txt2img(steps=100), "cid")  # busy until interrupted
+    c.wait_for("executing", node="3")
+    pending = [post_prompt(slow_server, empty_save(color=n)) for n in range(3)]
+
+    def queue(body: dict[str, Any]) -> None:
+        assert http(slow_server, "POST", "/queue", json=body).status_code == 200
+
+    queue({"delete": ["no-such-id"]})  # nothing
+    queue({"delete": [running]})  # the running prompt is not touched: nothing
+    queue({"delete": [pending[0]]})
+    queue({"delete": [pending[1]]})
+    queue({"delete": [pending[2]]})  # the last pending item: wipe + update, two statuses
+    queue({"clear": True})  # even with an empty queue
+    http(slow_server, "POST", "/interrupt", json={})
+    c.wait_done(running)
+    statuses = [label(m) for m in c.messages if kind(m) == "status"]
+    assert statuses == ["status:0", "status:1", "status:1", "status:2", "status:3", "status:4", "status:3",
+                        "status:2", "status:1", "status:1", "status:1", "status:0"]
