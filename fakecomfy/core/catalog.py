@@ -342,6 +342,23 @@ class NodeCatalog:
         facts like ``output_node``, ``output`` or hidden inputs)."""
         return self._nodes.get(class_type)
 
+    def definition(self, class_type: str) -> NodeDef | None:
+        """One node's live definition, shared and read-only (no copy): what validation reads
+        on every POST /prompt. File lists are rescanned only when a watched folder changed."""
+        if class_type not in self._nodes:
+            return None
+        if class_type not in self._live:
+            return self._nodes[class_type]
+        return self._live_node(class_type, self._current_lists())
+
+    def _current_lists(self) -> dict[str, list[str]]:
+        cached = self._cached
+        if cached is not None and self._watch.unchanged():
+            return cached[0]
+        self.object_info_bytes()
+        assert self._cached is not None
+        return self._cached[0]
+
     def node(self, class_type: str) -> NodeDef | None:
         """A fresh copy of one node's definition with live file lists, or None if unknown."""
         if class_type not in self._nodes:

@@ -164,7 +164,8 @@ class _Definitions:
 
     def get(self, class_type: Any) -> NodeDef | None:
         if class_type not in self._cache:
-            self._cache[class_type] = self.catalog.node(class_type) if class_type in self.catalog else None
+            # Shared, read-only definitions: validation never mutates them (errors echo parts).
+            self._cache[class_type] = self.catalog.definition(class_type) if class_type in self.catalog else None
         return self._cache[class_type]
 
     def require(self, class_type: Any) -> NodeDef:
