@@ -7,12 +7,12 @@ body limits, CORS headers) → a route module in ``fakecomfy.routes`` → the mo
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import tempfile
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
 from fakecomfy import protocol
 from fakecomfy.core import defaults
@@ -64,8 +64,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ws.register(router, model, hub)
 
     async def startup() -> None:
+        # The catalog and module state are hundreds of thousands of long-lived objects: keep the
+        # cyclic GC from re-scanning them during every prompt.
+        gc.collect()
+        gc.freeze()
         hub.bind(asyncio.get_running_loop())
-        model.start(hub)
+        model.start(hub, inline=model.instant)
 
     async def shutdown() -> None:
         model.stop()
@@ -75,11 +79,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     router.on_startup.append(startup)
     router.on_shutdown.append(shutdown)
 
-    middleware = []
-    if settings.enable_cors_header is None:
-        middleware.append(Middleware(OriginCheckMiddleware))
-    app = Starlette(middleware=middleware)
+    app = Starlette()
     app.router = router  # type: ignore[assignment]  # our aiohttp-compatible router
+    # Our router answers every error itself (aiohttp's 404/405/500 texts), so Starlette's
+    # default error middleware would only add a layer to every request.
+    app.middleware_stack = router if settings.enable_cors_header is not None else OriginCheckMiddleware(router)
     app.state.model = model
     app.state.settings = settings
     app.state.hub = hub

@@ -81,7 +81,7 @@ def serve(settings: Settings) -> None:
     log.info("fakecomfy: base directory %s", model.paths.base)
     log.info("To see the GUI go to: http://%s:%d", shown, port)
     print(f"fakecomfy running at http://{shown}:{port}", flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=settings.log_requests,
+    config = uvicorn.Config(app, log_level="info", access_log=settings.log_requests, proxy_headers=False,
                             ws_max_size=settings.max_upload_bytes + 1024)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])

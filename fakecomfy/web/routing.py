@@ -55,6 +55,8 @@ class Route:
     regex: re.Pattern[str]
 
     def match(self, path: str) -> dict[str, str] | None:
+        if "{" not in self.path:
+            return {} if path == self.path else None
         m = self.regex.match(path)
         if m is None:
             return None
@@ -76,6 +78,10 @@ class Router:
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        # Resolution index: routes of each literal path merged with the parametrised ones, in
+        # registration order (first match wins, as in aiohttp).
+        self._candidates: dict[str, list[Route]] = {}
+        self._dynamic: list[Route] = []
         self.ws_routes: dict[str, WebSocketHandler] = {}
         self.static: StaticHandler | None = None
         self.cors_headers: dict[str, str] = {}
@@ -92,6 +98,8 @@ class Router:
             paths = ["/api" + path, path] if api_alias else [path]
             for p in paths:
                 self.routes.append(Route(m.upper(), p, handler, _compile(p)))
+        self._candidates.clear()
+        self._dynamic = [r for r in self.routes if "{" in r.path]
 
     def get(self, path: str) -> Callable[[Handler], Handler]:
         return self._decorator("GET", path)
@@ -117,7 +125,13 @@ class Router:
     def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
         """(route, params, allowed methods of routes whose path matched but method did not)."""
         allowed: set[str] = set()
-        for route in self.routes:
+        candidates = self._candidates.get(path)
+        if candidates is None:
+            candidates = self._dynamic
+            if any(r.path == path for r in self.routes):
+                candidates = [r for r in self.routes if r.path == path or "{" in r.path]
+                self._candidates[path] = candidates
+        for route in candidates:
             params = route.match(path)
             if params is None:
                 continue

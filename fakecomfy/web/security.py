@@ -66,8 +66,13 @@ class OriginCheckMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            if not origin_allowed(headers.get("host"), headers.get("origin")):
+            host = origin = None
+            for key, value in scope["headers"]:  # ASGI servers give lower-case names
+                if key == b"host":
+                    host = value.decode("latin-1")
+                elif key == b"origin":
+                    origin = value.decode("latin-1")
+            if not origin_allowed(host, origin):
                 if scope["type"] == "http":
                     await send({"type": "http.response.start", "status": 403,
                                 "headers": [(b"content-length", b"0")]})
