@@ -44,12 +44,21 @@ class ComfyModel:
         self.worker: PromptWorker | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self, reporter: Reporter) -> None:
-        """Attach the event reporter and start the prompt worker."""
+    def start(self, reporter: Reporter, inline: bool = False) -> None:
+        """Attach the event reporter and start the prompt worker (``inline``: as a task of the
+        running event loop, which must be the thread every route runs on)."""
         self.reporter = reporter
         if self.worker is None:
             self.worker = PromptWorker(self.queue, self.executor, reporter)
-            self.worker.start()
+            if inline:
+                self.worker.start_inline()
+            else:
+                self.worker.start()
+
+    @property
+    def instant(self) -> bool:
+        """True when no node spends configured time: prompts may run on the event loop."""
+        return not any(t > 0 for t in self.settings.node_times.values())
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -67,3 +76,5 @@ class ComfyModel:
 
     def _queue_changed(self) -> None:
         self.reporter.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}, None)
+        if self.worker is not None:
+            self.worker.wake()
