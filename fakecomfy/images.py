@@ -10,6 +10,8 @@ import functools
 import hashlib
 import io
 import json
+import struct
+import zlib
 import textwrap
 from collections.abc import Mapping
 from typing import Any
@@ -120,7 +122,14 @@ def _draw_text(picture: np.ndarray, text: str, rng: np.random.Generator) -> None
 # ---- conversions ------------------------------------------------------------------------------
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """0..1 floats to bytes the way ComfyUI's savers do it: ``clip(255 * x)``, truncated."""
+    if is_solid(image):  # convert the one pixel, keep the broadcast
+        return np.broadcast_to(to_uint8(np.ascontiguousarray(image[(0,) * (image.ndim - 1)])), image.shape)
     return np.clip(np.float32(255.0) * image, 0, 255).astype(np.uint8)
+
+
+def is_solid(image: np.ndarray) -> bool:
+    """A picture that is one pixel broadcast over its area (how EmptyImage makes them)."""
+    return image.ndim >= 3 and image.size > image.shape[-1] and all(st == 0 for st in image.strides[:-1])
 
 
 def to_pil(image: np.ndarray) -> Image.Image:
@@ -151,6 +160,10 @@ def metadata_chunks(prompt: Any = None, extra_pnginfo: Mapping[str, Any] | None 
 def png_bytes(image: Image.Image | np.ndarray, text_chunks: Mapping[str, str] | None = None,
               compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
     """A PNG file of ``image`` carrying ``text_chunks`` as tEXt chunks (none when empty)."""
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[-1] in (3, 4) and is_solid(image):
+        solid = _solid_png(image, text_chunks or {}, compress_level)
+        if solid is not None:
+            return solid
     img = image if isinstance(image, Image.Image) else to_pil(image)
     info = None
     if text_chunks:
@@ -160,6 +173,51 @@ def png_bytes(image: Image.Image | np.ndarray, text_chunks: Mapping[str, str] | 
     buffer = io.BytesIO()
     img.save(buffer, format="PNG", pnginfo=info, compress_level=compress_level)
     return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@functools.lru_cache(maxsize=64)
+def _solid_idat(width: int, height: int, pixel: bytes, level: int) -> bytes:
+    """zlib data of ``height`` identical rows, compressing one block of rows only once.
+
+    After a full flush deflate output is byte-aligned and references nothing before it, so the
+    compressed bytes of one block of rows can be repeated; the stream ends with the adler32 of
+    the whole data, computed separately.
+    """
+    row = b"\0" + pixel * width  # filter type 0 (None) per row
+    per_block = max(1, (1 << 16) // len(row))
+    blocks, rest = divmod(height, per_block)
+    if blocks < 3:
+        return zlib.compress(row * height, level)
+    block = row * per_block
+    packer = zlib.compressobj(level)
+    first = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)  # carries the zlib header
+    again = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    tail = packer.compress(row * rest) + packer.flush(zlib.Z_FINISH)
+    checksum = 1
+    for _ in range(blocks):
+        checksum = zlib.adler32(block, checksum)
+    checksum = zlib.adler32(row * rest, checksum)
+    return first + again * (blocks - 1) + tail[:-4] + struct.pack(">I", checksum)
+
+
+def _solid_png(image: np.ndarray, text_chunks: Mapping[str, str], level: int) -> bytes | None:
+    """The PNG of a one-colour picture, its image data cached: EmptyImage -> SaveImage is the
+    workflow clients test with most, and Pillow spends milliseconds filtering a flat picture."""
+    height, width, channels = image.shape
+    pixel = to_uint8(np.ascontiguousarray(image[0, 0])).tobytes()
+    try:
+        texts = [key.encode("latin-1") + b"\0" + value.encode("latin-1") for key, value in text_chunks.items()]
+    except UnicodeEncodeError:
+        return None  # Pillow writes such text as iTXt: let it
+    color_type = 2 if channels == 3 else 6
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return b"".join([b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
+                     *(_png_chunk(b"tEXt", t) for t in texts),
+                     _png_chunk(b"IDAT", _solid_idat(width, height, pixel, level)), _png_chunk(b"IEND", b"")])
 
 
 # ---- latents ----------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ NO_ALPHA_MASK_SIZE = 64  # ComfyUI's LoadImage gives a 64x64 empty mask for opaq
 def empty_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1, color: int = 0,
                 **_: Any) -> NodeResult:
     rgb = np.array([((color >> shift) & 0xFF) / 0xFF for shift in (16, 8, 0)], dtype=np.float32)
-    out = np.empty((batch_size, height, width, 3), dtype=np.float32)
-    out.reshape(-1, width * 3)[:] = np.tile(rgb, width)  # whole rows at a time: much faster than np.full
-    return single(out)
+    # A read-only broadcast view: no pixel memory at all, and savers recognise a solid picture
+    # (nodes never write into their inputs, so sharing one pixel is safe).
+    return single(np.broadcast_to(rgb, (batch_size, height, width, 3)))
 
 
 # ---- loading --------------------------------------------------------------------------------
