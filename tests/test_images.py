@@ -84,3 +84,24 @@ def test_latent_colour_space_round_trips() -> None:
 def test_latent_preview_is_an_rgb_picture_of_the_first_item(samples_shape: tuple[int, ...]) -> None:
     preview = images.latent_preview(np.zeros(samples_shape, dtype=np.float32))
     assert (preview.mode, preview.size) == ("RGB", (8, 12))
+
+
+@pytest.mark.parametrize(("width", "height"), [(64, 64), (512, 512), (7, 3000), (1536, 96), (3, 1)])
+def test_solid_pictures_encode_to_the_same_pixels_as_pillow(width: int, height: int) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fakecomfy.images import is_solid, png_bytes
+
+    solid = np.broadcast_to(np.array([0.3, 0.5, 0.9], dtype=np.float32), (height, width, 3))
+    assert is_solid(solid)
+    with Image.open(io.BytesIO(png_bytes(solid, {"prompt": "{}", "workflow": "{\"a\": 1}"}))) as fast:
+        fast.load()
+        assert fast.size == (width, height) and fast.mode == "RGB"
+        assert fast.text == {"prompt": "{}", "workflow": "{\"a\": 1}"}
+        dense = np.ascontiguousarray(solid)
+        assert not is_solid(dense)
+        with Image.open(io.BytesIO(png_bytes(dense))) as slow:
+            assert np.array_equal(np.asarray(fast), np.asarray(slow))
