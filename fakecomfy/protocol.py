@@ -138,3 +138,6 @@ ERR_ASPECT_RATIO_FORMAT: Final = "Aspect ratio must be 'X:Y' (e.g., 16:9), got '
 ERR_ASPECT_RATIO_INTEGERS: Final = "Aspect ratio must contain integers separated by ':', got '{value}'."
 ERR_ASPECT_RATIO_POSITIVE: Final = "Aspect ratio parts must be positive integers, got {a}:{b}."
 ERR_ASPECT_RATIO_BOUND: Final = "Aspect ratio `{ratio:.2g}` must be {op} {bound:.2g}."
+
+# aiohttp's answer to a plain GET of a WebSocket route (no Upgrade header).
+TEXT_NO_UPGRADE: Final = 'No WebSocket UPGRADE hdr: {upgrade}\n Can "Upgrade" only to "WebSocket".'

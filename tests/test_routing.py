@@ -96,3 +96,11 @@ def test_path_params_keep_encoded_slashes_in_one_segment() -> None:
 def test_safe_path_decodes_all_but_slash_and_percent() -> None:
     scope = {"path": "/x", "raw_path": b"/a%20b/c%2Fd/e%25f"}
     assert safe_path(scope) == "/a b/c%2Fd/e%25f"
+
+
+@pytest.mark.parametrize("path", ["/ws", "/api/ws"])
+def test_plain_get_of_the_websocket_route_is_aiohttps_400(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 400
+    assert r.text == 'No WebSocket UPGRADE hdr: None\n Can "Upgrade" only to "WebSocket".'
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"

@@ -5,12 +5,15 @@ import asyncio
 import json
 import uuid
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fakecomfy import protocol
 from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.web.hub import Client, WebSocketHub, json_frame
+from fakecomfy.web.responses import HTTPError, text
 from fakecomfy.web.routing import Router
 
 
@@ -41,7 +44,12 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
             client.outbox.put_nowait(None)
             await writer
 
+    async def plain_get(request: Request) -> Response:
+        """A GET of /ws that is not an upgrade: aiohttp refuses it with a raised 400."""
+        raise HTTPError(text(protocol.TEXT_NO_UPGRADE.format(upgrade=request.headers.get("upgrade")), 400))
+
     router.websocket("/ws", websocket_endpoint)
+    router.add("GET", "/ws", plain_get)
 
 
 def _negotiate(hub: WebSocketHub, sid: str, text: str | None, model: ComfyModel) -> bool:
