@@ -68,7 +68,7 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:
         app = create_app(settings)
-    except CatalogError as exc:
+    except (CatalogError, ValueError) as exc:  # a bad --object-info file or --executor name
         raise SystemExit(f"fakecomfy: {exc}") from None
     model = app.state.model
     sock = socket.socket(socket.AF_INET6 if ":" in settings.listen else socket.AF_INET)

@@ -130,3 +130,12 @@ def test_bad_object_info_file_stops_serve_with_a_clear_message(tmp_path: Path) -
     assert out.returncode != 0
     assert "expected a JSON object of node definitions" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_unknown_executor_stops_serve_with_a_clear_message(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "fakecomfy", "serve", "--port", "0", "--base-directory",
+                          str(tmp_path / "base"), "--executor", "nope"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "unknown executor 'nope'; available: numpy" in out.stderr
+    assert "Traceback" not in out.stderr
