@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -87,4 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.model = model
     app.state.settings = settings
     app.state.hub = hub
+    if os.environ.get("FAKECOMFY_SPEC_CHECK") == "1":  # the test suite checks every answer
+        from fakecomfy.contract.middleware import install
+        install(app)
     return app

@@ -1,15 +1,26 @@
 """Shared fixtures: an in-process client, a real server on a free port, the shared fixtures."""
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-from starlette.testclient import TestClient
+# Every app create_app builds during the suite, in this process or a server subprocess, checks
+# each response against openapi/comfyui.yaml and each WebSocket JSON frame against openapi/ws;
+# pytest_sessionfinish fails the run when any broke the contract.
+os.environ["FAKECOMFY_SPEC_CHECK"] = "1"
+_fd, SPEC_CHECK_FILE = tempfile.mkstemp(prefix="fakecomfy-spec-check-", suffix=".txt")
+os.close(_fd)
+os.environ["FAKECOMFY_SPEC_CHECK_FILE"] = SPEC_CHECK_FILE
 
-from fakecomfy import Settings, create_app
-from fakecomfy.core import defaults
-from fakecomfy.testing import ServerThread
+import pytest  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+
+from fakecomfy import Settings, create_app  # noqa: E402
+from fakecomfy.contract import middleware as spec_check  # noqa: E402
+from fakecomfy.core import defaults  # noqa: E402
+from fakecomfy.testing import ServerThread  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -58,3 +69,24 @@ def make_server(base_dir: Path) -> Iterator[Callable[..., ServerThread]]:
     yield make
     for srv in servers:
         srv.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a response or WebSocket message of the fake broke the contract."""
+    path = Path(SPEC_CHECK_FILE)
+    problems = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    path.unlink(missing_ok=True)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    checked = spec_check.CHECKED
+    summary = f"contract check: {checked['http']} responses, {checked['ws']} WebSocket messages in this process"
+    if reporter is not None:
+        reporter.write("\n")
+        reporter.write_line(summary)
+    if problems:
+        unique = sorted(set(problems))
+        text = "\n".join([f"{len(problems)} contract problems (openapi/), distinct ones:", *unique])
+        if reporter is not None:
+            reporter.write_line(text, red=True)
+        else:
+            print(text)
+        session.exitstatus = 1

@@ -20,107 +20,22 @@ from typing import Any
 import jsonschema
 import pytest
 import websocket
-import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_spec_validator import validate as validate_openapi
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from fakecomfy import Settings, create_app
+from fakecomfy.contract.spec import (
+    CLIENT_MESSAGES, METHODS, OPERATIONS, ROOT, SERVER_MESSAGES, SPEC, SPEC_PATH, WS_DIR, WS_INDEX,
+    check_step, deref, errors_of, find_operation, validator_at, ws_validator,
+)
 from fakecomfy.testing import ServerThread
 
-ROOT = Path(__file__).resolve().parents[1]
-SPEC_PATH = ROOT / "openapi" / "comfyui.yaml"
-WS_DIR = ROOT / "openapi" / "ws"
 GOLDEN = ROOT.parent / "shared" / "golden"
 GOLDEN_FILES = sorted(GOLDEN.glob("*.json"))
 REAL_OBJECT_INFO = ROOT.parent / "shared" / "fixtures" / "object_info_0.8.0_interface.json"
-SPEC_URI = "urn:fakecomfy:openapi"
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Responses that belong to no operation: the router's own answers (see the spec's info).
-ROUTER_RESPONSES = {404: "UnknownPath", 405: "MethodNotAllowed"}
 
 needs_golden = pytest.mark.skipif(not GOLDEN_FILES, reason="../shared/golden is not beside the checkout")
-
-
-# ---- loading and resolving --------------------------------------------------------------------
-def _load_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return spec
-
-
-SPEC = _load_spec()
-WS_INDEX: dict[str, Any] = json.loads((WS_DIR / "messages.json").read_text(encoding="utf-8"))
-
-
-def _registry() -> Registry:
-    resources = [(SPEC_URI, Resource.from_contents(SPEC, default_specification=DRAFT202012))]
-    for path in sorted(WS_DIR.glob("*.schema.json")):
-        resources.append((path.as_uri(), Resource.from_contents(json.loads(path.read_text(encoding="utf-8")))))
-    return Registry().with_resources(resources)
-
-
-REGISTRY = _registry()
-
-
-def _pointer(*parts: str) -> str:
-    return "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def validator_at(*parts: str) -> jsonschema.Draft202012Validator:
-    """A validator for the schema at this location of the spec, its ``$ref``s resolved."""
-    return jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#/{_pointer(*parts)}"}, registry=REGISTRY)
-
-
-def ws_validator(filename: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator({"$ref": (WS_DIR / filename).as_uri()}, registry=REGISTRY)
-
-
-def deref(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Follow a local ``$ref`` of a response, parameter or request body: (object, its location)."""
-    location: list[str] = []
-    while "$ref" in obj:
-        location = [p.replace("~1", "/").replace("~0", "~") for p in obj["$ref"].removeprefix("#/").split("/")]
-        target: Any = SPEC
-        for part in location:
-            target = target[part]
-        obj = target
-    return obj, location
-
-
-def errors_of(validator: jsonschema.Draft202012Validator, instance: Any) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}"
-            for e in validator.iter_errors(instance)]
-
-
-# ---- the operations and the URLs they answer ---------------------------------------------------
-def operations() -> Iterator[tuple[str, str, str, dict[str, Any]]]:
-    """(METHOD, full URL path template, spec path, operation) for every server of every path."""
-    for path, item in SPEC["paths"].items():
-        servers = item.get("servers", SPEC["servers"])
-        for method in METHODS:
-            if method in item:
-                for server in servers:
-                    yield method.upper(), server["url"].rstrip("/") + path, path, item[method]
-
-
-def _template_regex(template: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[^}]+\})", template)
-    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
-
-
-OPERATIONS = [(m, _template_regex(url), url, path, op) for m, url, path, op in operations()]
-
-
-def find_operation(method: str, raw_path: str) -> tuple[str, dict[str, Any]] | None:
-    """(spec path, operation) answering this request; the most literal match wins."""
-    found = [(url.count("{"), path, op) for m, regex, url, path, op in OPERATIONS
-             if m == method and regex.match(raw_path)]
-    if not found:
-        return None
-    _, path, op = min(found, key=lambda f: f[0])
-    return path, op
 
 
 def router_routes(tmp_path: Path) -> set[tuple[str, str]]:
@@ -195,8 +110,6 @@ def test_every_schema_of_the_spec_is_a_valid_2020_12_schema() -> None:
 
 # ---- the WebSocket schemas --------------------------------------------------------------------
 WS_FILES = sorted(WS_DIR.glob("*.schema.json"))
-SERVER_MESSAGES: dict[str, str] = WS_INDEX["server_to_client"]["text"]
-CLIENT_MESSAGES: dict[str, str] = WS_INDEX["client_to_server"]["text"]
 
 
 @pytest.mark.parametrize("path", WS_FILES, ids=[p.name for p in WS_FILES])
@@ -287,104 +200,6 @@ def test_golden_history_messages_match_the_ws_schemas() -> None:
 
 
 # ---- golden HTTP responses against the spec ---------------------------------------------------
-def _media_entry(content: dict[str, Any], content_type: str) -> str | None:
-    base = content_type.split(";")[0].strip().lower()
-    for candidate in (base, base.split("/")[0] + "/*", "*/*"):
-        if candidate in content:
-            return candidate
-    return None
-
-
-def _coerce(value: str, schema: dict[str, Any]) -> Any:
-    kind = schema.get("type")
-    if kind == "integer":
-        return int(value)
-    if kind == "boolean":
-        return value.lower() == "true"
-    return value
-
-
-def check_response(response: dict[str, Any], location: list[str]) -> list[str]:
-    """Problems of a recorded response against the spec's response object at ``location``."""
-    spec_response, ref = deref(_at(location))
-    location = ref or location
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    problems = []
-    for name, header in (spec_response.get("headers") or {}).items():
-        if name.lower() not in headers:
-            if header.get("required"):
-                problems.append(f"missing header {name}")
-            continue
-        validator = validator_at(*location, "headers", name, "schema")
-        problems += [f"header {name}: {e}" for e in errors_of(validator, headers[name.lower()])]
-    content = spec_response.get("content")
-    kind = response.get("body_kind")
-    if not content:
-        return problems + ([] if kind == "empty" else [f"spec says empty body, got {kind}"])
-    media = _media_entry(content, headers.get("content-type", ""))
-    if media is None:
-        return problems + [f"media type {headers.get('content-type')!r} not in {sorted(content)}"]
-    if "schema" not in content[media]:
-        return problems
-    validator = validator_at(*location, "content", media, "schema")
-    body = {"json": response.get("json"), "text": response.get("text"), "empty": ""}.get(kind)
-    if kind in ("json", "text", "empty"):
-        problems += errors_of(validator, body)
-    return problems
-
-
-def check_request(request: dict[str, Any], spec_path: str, method: str, op: dict[str, Any]) -> list[str]:
-    """Problems of an accepted request's query and JSON body against the operation."""
-    params = SPEC["paths"][spec_path].get("parameters", []) + op.get("parameters", [])
-    query_params = {p["name"]: p for p in (deref(p)[0] for p in params) if p["in"] == "query"}
-    problems = []
-    for name, value in (request.get("query") or {}).items():
-        if name not in query_params:
-            problems.append(f"query parameter {name!r} is not specified")
-            continue
-        schema = query_params[name]["schema"]
-        try:
-            coerced = _coerce(value, schema)
-        except ValueError:
-            problems.append(f"query {name}={value!r} is not a {schema.get('type')}")
-            continue
-        problems += [f"query {name}: {e}" for e in errors_of(jsonschema.Draft202012Validator(schema), coerced)]
-    if "json" in request:
-        body, location = deref(op["requestBody"])
-        location = location or ["paths", spec_path, method, "requestBody"]
-        validator = validator_at(*location, "content", "application/json", "schema")
-        problems += [f"request body: {e}" for e in errors_of(validator, request["json"])]
-    return problems
-
-
-def _at(location: list[str]) -> dict[str, Any]:
-    target: Any = SPEC
-    for part in location:
-        target = target[part]
-    result: dict[str, Any] = target
-    return result
-
-
-def check_step(step: dict[str, Any]) -> list[str]:
-    request, response = step["request"], step["response"]
-    method, raw_path = request["method"], request["path"].split("?")[0]
-    status = response["status"]
-    found = find_operation(method, raw_path)
-    if found is None:
-        if method == "OPTIONS":
-            return [] if status == 200 and response["body_kind"] == "empty" else ["OPTIONS is 200 empty"]
-        if status not in ROUTER_RESPONSES:
-            return [f"no operation answers {method} {raw_path} (status {status})"]
-        return check_response(response, ["components", "responses", ROUTER_RESPONSES[status]])
-    spec_path, op = found
-    if str(status) not in op["responses"]:
-        return [f"{op['operationId']} does not document status {status}"]
-    problems = check_response(response, ["paths", spec_path, method.lower(), "responses", str(status)])
-    if 200 <= status < 300:
-        problems += check_request(request, spec_path, method.lower(), op)
-    return problems
-
-
 @needs_golden
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=[p.stem for p in GOLDEN_FILES])
 def test_golden_http_responses_match_the_spec(path: Path) -> None:

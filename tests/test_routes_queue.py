@@ -48,7 +48,8 @@ def complete(queue: PromptQueue, pid: str, number: float = 0, create_time: int =
     task = start(queue, pid, number, create_time)
     closing: dict[str, Any] = {"prompt_id": pid, "timestamp": create_time + 5}
     if outcome == "error":
-        closing.update(node_id="1", node_type="EmptyImage", exception_type="RuntimeError")
+        closing.update(node_id="1", node_type="EmptyImage", executed=[], exception_message="boom",
+                       exception_type="RuntimeError", traceback=[], current_inputs={}, current_outputs=[])
     messages = [["execution_start", {"prompt_id": pid, "timestamp": create_time + 1}],
                 [f"execution_{outcome}", closing]]
     queue.task_done(task, Completion("success" if outcome == "success" else "error",

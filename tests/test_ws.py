@@ -450,10 +450,10 @@ def test_worker_events_and_loop_broadcasts_keep_their_order() -> None:
         hub.bind(loop)  # this thread plays the event loop's
         client = Client("c", cast(Any, None))
         hub.register(client)
-        worker = threading.Thread(target=hub.send, args=("progress_state", {"n": 1}, "c"))
+        worker = threading.Thread(target=hub.send, args=("progress_state", {"prompt_id": "p", "nodes": {}}, "c"))
         worker.start()
         worker.join()
-        hub.send("status", {"n": 2}, None)
+        hub.send("status", {"status": {"exec_info": {"queue_remaining": 0}}}, None)
         frames = [client.outbox.get_nowait() for _ in range(client.outbox.qsize())]
         assert [json.loads(str(f))["type"] for f in frames] == ["progress_state", "status"]
     finally:

@@ -11,6 +11,7 @@ import io
 import json
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +41,15 @@ class Client:
         return isinstance(flags, dict) and flags.get(protocol.FEATURE_PREVIEW_METADATA) is True
 
 
+# Called with every JSON frame when FAKECOMFY_SPEC_CHECK=1 (see fakecomfy.contract.middleware).
+frame_check: Callable[[str], None] | None = None
+
+
 def json_frame(event: str, data: Any) -> str:
-    return json.dumps({"type": event, "data": data})
+    frame = json.dumps({"type": event, "data": data})
+    if frame_check is not None:
+        frame_check(frame)
+    return frame
 
 
 def encode_preview(preview: Preview) -> bytes:
