@@ -1,4 +1,4 @@
-"""``fakecomfy serve | capture``: flags named like ComfyUI's ``main.py`` where they overlap."""
+"""``fakecomfy serve | capture | contract``: flags named like ComfyUI's ``main.py`` where they overlap."""
 from __future__ import annotations
 
 import argparse
@@ -108,6 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cap = sub.add_parser("capture", help="save a server's /object_info to a JSON file")
     cap.add_argument("url", help="base URL of a running ComfyUI (or fakecomfy) server")
     cap.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    con = sub.add_parser("contract", help="check a ComfyUI-compatible server against openapi/ (exit 1 on deviations)")
+    con.add_argument("url", help="base URL of the server (a real ComfyUI, a hosted endpoint, or fakecomfy)")
+    con.add_argument("--report", type=Path, metavar="FILE", help="also write the report: JSON for .json, Markdown for .md")
+    con.add_argument("--max-examples", type=int, default=0, metavar="N",
+                     help="schemathesis-generated requests per read-only operation (default 0: none)")
+    con.add_argument("--destructive", action="store_true",
+                     help="also write settings, create a user, clear queue and history, /interrupt, /free")
+    con.add_argument("--timeout", type=float, default=60.0, help="seconds per request and for the prompt (default 60)")
+    con.add_argument("--user", metavar="ID", help="comfy-user header (multi-user servers)")
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or args_list[0].startswith("-"):
         args_list = ["serve", *args_list]  # `python -m fakecomfy --port 8188` works like main.py
@@ -115,6 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "capture":
         capture(args.url, args.output)
         return 0
+    if args.command == "contract":
+        from fakecomfy.contract.runner import run_contract
+
+        return run_contract(args.url, destructive=args.destructive, max_examples=args.max_examples,
+                            timeout=args.timeout, user=args.user, report=args.report)
     serve(settings_from_args(args))
     return 0
 

@@ -71,6 +71,38 @@ def make_server(base_dir: Path) -> Iterator[Callable[..., ServerThread]]:
         srv.stop()
 
 
+# ---- parity mode: the same tests against a real ComfyUI ------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--comfy-url", default=None, metavar="URL",
+                     help="run target_url tests against this server (e.g. a real ComfyUI) instead of the fake; "
+                          "also FAKECOMFY_TARGET; tests marked fake_only are skipped then")
+
+
+def external_target(config: pytest.Config) -> str | None:
+    url = config.getoption("--comfy-url") or os.environ.get("FAKECOMFY_TARGET") or None
+    return url.rstrip("/") if url else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    target = external_target(config)
+    if target is None:
+        return
+    skip = pytest.mark.skip(reason=f"fake_only: an external target is given ({target})")
+    for item in items:
+        if item.get_closest_marker("fake_only") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def target_url(request: pytest.FixtureRequest) -> str:
+    """The server under test: ``--comfy-url``/``FAKECOMFY_TARGET`` when given, else a fresh fake."""
+    target = external_target(request.config)
+    if target is not None:
+        return target
+    make: Callable[..., ServerThread] = request.getfixturevalue("make_server")
+    return make().url
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a response or WebSocket message of the fake broke the contract."""
     path = Path(SPEC_CHECK_FILE)
