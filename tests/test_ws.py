@@ -26,7 +26,7 @@ from PIL import Image
 
 from fakecomfy.testing import ServerThread
 from fakecomfy.web.hub import Client, WebSocketHub
-from tests.conftest import SHARED
+from tests.conftest import SHARED, external_target
 
 TIMEOUT = 15.0
 QUIET = 0.3  # how long "nothing more arrives" is watched for
@@ -173,8 +173,19 @@ def connect() -> Iterator[Callable[..., WsClient]]:
         c.close()
 
 
+@dataclass
+class ExternalServer:
+    """A server given with --comfy-url / FAKECOMFY_TARGET (parity mode): only its URL is known."""
+
+    url: str
+
+
 @pytest.fixture
-def server(make_server: Callable[..., ServerThread]) -> ServerThread:
+def server(request: pytest.FixtureRequest, make_server: Callable[..., ServerThread]) -> ServerThread:
+    """The fake, or in parity mode the external server (tests needing fake internals are fake_only)."""
+    target = external_target(request.config)
+    if target is not None:
+        return ExternalServer(target)  # type: ignore[return-value]
     return make_server()
 
 
@@ -295,6 +306,7 @@ def test_feature_flags_reply_equals_get_features(server: ServerThread, connect: 
                              "extension": {"manager": {"supports_v4": True}}}
 
 
+@pytest.mark.fake_only
 def test_feature_flags_reply_reports_a_configured_upload_limit_as_float(
         make_server: Callable[..., ServerThread], connect: Callable[..., WsClient]) -> None:
     server = make_server(max_upload_size=1)
@@ -357,6 +369,7 @@ def test_duplicate_client_id_silences_the_first_socket(server: ServerThread,
     first.assert_quiet(1)  # not even the status broadcasts
 
 
+@pytest.mark.fake_only
 def test_closing_a_replaced_socket_unregisters_its_successor(server: ServerThread,
                                                              connect: Callable[..., WsClient]) -> None:
     """Quirk of real ComfyUI: closing any socket drops its sid, even one a newer socket holds."""
@@ -383,6 +396,7 @@ def test_feature_flags_from_a_replaced_socket_go_to_its_successor(server: Server
     assert first.labels() == ["status:0"]
 
 
+@pytest.mark.fake_only
 def test_reconnecting_with_an_old_client_id(server: ServerThread, connect: Callable[..., WsClient]) -> None:
     old = connect(server, "again")
     old.close()
@@ -395,6 +409,7 @@ def test_reconnecting_with_an_old_client_id(server: ServerThread, connect: Calla
     assert "executed:2" in new.labels()
 
 
+@pytest.mark.fake_only
 def test_reconnecting_while_the_prompt_runs_resends_the_current_node(
         slow_server: ServerThread, connect: Callable[..., WsClient]) -> None:
     first = connect(slow_server, "back")
@@ -418,6 +433,7 @@ def test_execution_messages_go_only_to_the_prompts_client(server: ServerThread,
     assert b.labels() == ["status:0", "status:1", "status:1", "status:0"]
 
 
+@pytest.mark.fake_only  # assumes a fresh server: empty cache and file counters
 def test_prompt_without_client_id_broadcasts_only_progress_state(server: ServerThread,
                                                                  connect: Callable[..., WsClient]) -> None:
     a, b = connect(server, "a"), connect(server, "b")
@@ -442,6 +458,7 @@ def test_prompt_without_client_id_broadcasts_sampler_progress_and_legacy_preview
         assert not c.of("executing") and not c.of("execution_start") and not c.of("executed")
 
 
+@pytest.mark.fake_only
 def test_worker_events_and_loop_broadcasts_keep_their_order() -> None:
     """A status sent on the event loop never overtakes events the worker produced before it."""
     loop = asyncio.new_event_loop()
@@ -542,6 +559,7 @@ def test_save_image_websocket_to_a_metadata_client(server: ServerThread, connect
     assert labels[labels.index("binary4") - 1:][:3] == ["progress_state", "binary4", "progress:0/1"]
 
 
+@pytest.mark.fake_only  # assumes a fresh server: empty cache and file counters
 # ---- the sequence of one prompt -----------------------------------------------------------------
 def test_empty_save_sequence_of_fact_5(server: ServerThread, connect: Callable[..., WsClient]) -> None:
     c = connect(server, "cid")
@@ -596,6 +614,7 @@ def test_validation_failure_sends_no_message(server: ServerThread, connect: Call
 
 
 # ---- errors ---------------------------------------------------------------------------------------
+@pytest.mark.fake_only
 def test_execution_error_sequence_of_fact_13(make_server: Callable[..., ServerThread], base_dir: Path,
                                              connect: Callable[..., WsClient]) -> None:
     shutil.copyfile(FAKE_CHECKPOINT, base_dir / "models" / "checkpoints" / "fake.safetensors")
@@ -617,6 +636,7 @@ def test_execution_error_sequence_of_fact_13(make_server: Callable[..., ServerTh
     assert job["status"] == "failed" and job["execution_error"]["node_id"] == "4"
 
 
+@pytest.mark.fake_only  # assumes a fresh server: empty cache and file counters
 def test_next_prompt_after_an_error_reuses_finished_results(server: ServerThread,
                                                             connect: Callable[..., WsClient]) -> None:
     c = connect(server, "cid")
@@ -629,6 +649,7 @@ def test_next_prompt_after_an_error_reuses_finished_results(server: ServerThread
 
 
 # ---- interrupts -----------------------------------------------------------------------------------
+@pytest.mark.fake_only
 def test_interrupt_during_a_node_stops_at_the_next_one(slow_server: ServerThread,
                                                        connect: Callable[..., WsClient]) -> None:
     c = connect(slow_server, "cid")
@@ -650,6 +671,7 @@ def test_interrupt_during_a_node_stops_at_the_next_one(slow_server: ServerThread
     assert job["status"] == "failed" and "execution_error" not in job
 
 
+@pytest.mark.fake_only
 def test_interrupt_without_client_id_is_broadcast(slow_server: ServerThread,
                                                   connect: Callable[..., WsClient]) -> None:
     a, b = connect(slow_server, "a"), connect(slow_server, "b")
@@ -672,6 +694,7 @@ def _sampler_after_preview(steps: int = 4) -> Prompt:
     return prompt
 
 
+@pytest.mark.fake_only
 def test_interrupt_during_a_sampler_stops_inside_the_step(slow_server: ServerThread,
                                                           connect: Callable[..., WsClient]) -> None:
     c = connect(slow_server, "cid")
@@ -695,6 +718,7 @@ def test_interrupt_during_a_sampler_stops_inside_the_step(slow_server: ServerThr
 
 
 # ---- status broadcasts on queue changes -------------------------------------------------------
+@pytest.mark.fake_only
 def test_status_on_every_queue_change(slow_server: ServerThread, connect: Callable[..., WsClient]) -> None:
     c = connect(slow_server, "cid")
     running = post_prompt(slow_server, txt2img(steps=100), "cid")  # busy until interrupted
