@@ -19,7 +19,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from fakecomfy import protocol
-from fakecomfy.core.paths import FolderPaths
+from fakecomfy.core.paths import FolderPaths, is_within
 
 # Annotation suffixes of ComfyUI's ``annotated_filepath``, in the order it tests them.
 ANNOTATIONS = ("output", "input", "temp")
@@ -237,7 +237,7 @@ class FileStore:
         filename = image.filename
         folder = os.path.join(upload_dir, os.path.normpath(subfolder))
         filepath = os.path.abspath(os.path.join(folder, filename))
-        if not _within(filepath, upload_dir):
+        if not is_within(filepath, upload_dir):
             raise FileError(400, f"{filepath!r} is outside {upload_dir!r}")
         try:
             if not os.path.exists(folder):
@@ -288,7 +288,7 @@ class FileStore:
             if not isinstance(subfolder, str):
                 raise FileError(500, "original_ref.subfolder is not text")
             inner = os.path.join(root, subfolder)
-            if not _within(os.path.abspath(inner), root):
+            if not is_within(inner, root):
                 return None
             root = inner
         return os.path.join(root, name)
@@ -308,7 +308,7 @@ class FileStore:
             raise FileError(400, f"unknown type {query.type!r}")
         if query.subfolder is not None:
             inner = os.path.join(root, query.subfolder)
-            if not _within(os.path.abspath(inner), root):
+            if not is_within(inner, root):
                 raise FileError(403, f"subfolder {query.subfolder!r} is outside {root!r}")
             root = inner
         filename = os.path.basename(filename)
@@ -395,14 +395,6 @@ def _parse_original_ref(value: FormValue | None) -> dict[str, object]:
     if not isinstance(ref, dict) or "filename" not in ref:
         raise FileError(500, f"expected original_ref to be an object with a filename, got {ref!r}")
     return ref
-
-
-def _within(path: str, root: str) -> bool:
-    """ComfyUI's check: ``commonpath((root, path)) == root`` (``path`` already absolute)."""
-    try:
-        return os.path.commonpath((root, path)) == root
-    except ValueError:
-        return False
 
 
 def _major_type(name: str) -> str | None:
