@@ -7,7 +7,7 @@ contains it, or a number or null, is a 500 (see :func:`_member`).
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -42,6 +42,17 @@ def _member(body: Any, key: str) -> Any:
     if isinstance(body, (list, str)) and key not in body:
         return _MISSING
     raise internal_error()
+
+
+def _clear_then_delete(body: Any, clear: Callable[[], None], delete: Callable[[Any], None]) -> None:
+    """POST /queue and /history as real handles them: ``clear`` first, then each ``delete`` id."""
+    flag = _member(body, "clear")
+    if flag is not _MISSING and flag:
+        clear()
+    ids = _member(body, "delete")
+    if ids is not _MISSING:
+        for prompt_id in _ids(ids):
+            delete(prompt_id)
 
 
 def _ids(value: Any) -> Iterable[Any]:
@@ -90,15 +101,11 @@ def register(router: Router, model: ComfyModel) -> None:
         })
 
     async def post_queue(request: Request) -> Response:
-        body = await read_json(request)
-        clear = _member(body, "clear")
-        if clear is not _MISSING and clear:
-            queue.wipe()
-        delete = _member(body, "delete")
-        if delete is not _MISSING:
-            for prompt_id in _ids(delete):
-                if isinstance(prompt_id, str):  # other JSON values never equal a prompt id
-                    queue.delete(prompt_id)
+        def delete(prompt_id: Any) -> None:
+            if isinstance(prompt_id, str):  # other JSON values never equal a prompt id
+                queue.delete(prompt_id)
+
+        _clear_then_delete(await read_json(request), queue.wipe, delete)
         return empty()
 
     # ---- history --------------------------------------------------------------------------
@@ -113,17 +120,13 @@ def register(router: Router, model: ComfyModel) -> None:
         return json_response(queue.get_history(prompt_id=path_param(request, "prompt_id")))
 
     async def post_history(request: Request) -> Response:
-        body = await read_json(request)
-        clear = _member(body, "clear")
-        if clear is not _MISSING and clear:
-            queue.wipe_history()
-        delete = _member(body, "delete")
-        if delete is not _MISSING:
-            for prompt_id in _ids(delete):
-                if not isinstance(prompt_id, Hashable):
-                    raise internal_error()  # real's dict.pop raises on a list or object id
-                if isinstance(prompt_id, str):  # history is keyed by strings only
-                    queue.delete_history(prompt_id)
+        def delete(prompt_id: Any) -> None:
+            if not isinstance(prompt_id, Hashable):
+                raise internal_error()  # real's dict.pop raises on a list or object id
+            if isinstance(prompt_id, str):  # history is keyed by strings only
+                queue.delete_history(prompt_id)
+
+        _clear_then_delete(await read_json(request), queue.wipe_history, delete)
         return empty()
 
     # ---- interrupt and free ---------------------------------------------------------------
