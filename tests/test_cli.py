@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import requests
 
 from fakecomfy.cli import main, settings_from_args
 from fakecomfy.settings import Settings, env_defaults, parse_node_times
+from tests.conftest import free_port
 
 
 def _parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
@@ -64,14 +64,9 @@ def test_bad_node_time_is_refused() -> None:
         parse_node_times(["KSampler"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def test_serve_prints_url_and_answers(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakecomfy", "--port", str(port), "--base-directory", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},

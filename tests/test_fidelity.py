@@ -9,7 +9,6 @@ import json
 import re
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import SHARED
+from tests.conftest import SHARED, free_port
 
 pytestmark = pytest.mark.fidelity
 
@@ -36,11 +35,6 @@ if not COMPARE.is_file():
     pytest.skip(f"the shared comparator is not at {COMPARE}", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -49,7 +43,7 @@ def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.copytree(SHARED / "fixtures" / "models", base / "models")
     for p in base.rglob("*"):
         p.chmod(0o755 if p.is_dir() else 0o644)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakecomfy", "serve", "--port", str(port), "--base-directory", str(base),
          "--node-time", "ImageBlur=3", "--node-time", "KSampler=1", "--quiet"],
