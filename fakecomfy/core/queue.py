@@ -37,8 +37,15 @@ class QueueItem:
 
     @property
     def client_id(self) -> str | None:
+        """The socket id events go to; None also for a non-string client_id (it names no socket)."""
         cid = self.extra_data.get("client_id")
         return cid if isinstance(cid, str) else None
+
+    @property
+    def broadcasts(self) -> bool:
+        """Real routes by ``client_id is not None``: only a prompt without one broadcasts its
+        progress (a client_id that is no string reaches nobody, and nothing is broadcast)."""
+        return self.extra_data.get("client_id") is None
 
 
 @dataclass

@@ -127,9 +127,7 @@ class _Run:
         self.item = item
         self.reporter = reporter
         self.sid = item.client_id
-        # Real routes by ``client_id is not None``: a client_id that is no string (a number...)
-        # names no socket, so its events reach nobody, and nothing is broadcast either.
-        self.broadcasts = item.extra_data.get("client_id") is None
+        self.broadcasts = item.broadcasts
         self.messages: list[list[Any]] = []
         self.executed: list[str] = []
         self.values: dict[str, tuple[Any, ...]] = {}
