@@ -69,6 +69,8 @@ def safe_path(scope: Scope) -> str:
     if raw is None:
         return str(scope["path"])
     raw_text = raw.decode("latin-1").split("?", 1)[0]
+    if "%" not in raw_text:  # nothing to decode (the common case)
+        return raw_text
     parts = re.split(r"(%2[Ff]|%25)", raw_text)
     return "".join(p if i % 2 else urllib.parse.unquote(p) for i, p in enumerate(parts))
 
