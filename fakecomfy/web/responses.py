@@ -1,17 +1,16 @@
 """Responses shaped like aiohttp's: JSON with default separators, empty bodies, raised errors."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import Response
 
-from fakecomfy import protocol
+from fakecomfy import jsontext, protocol
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """aiohttp's ``web.json_response``: ``json.dumps`` with its default separators."""
-    body = json.dumps(data).encode("utf-8")
+    body = jsontext.dumps(data).encode("utf-8")
     return Response(body, status_code=status, media_type=protocol.JSON_MEDIA, headers=headers)
 
 
