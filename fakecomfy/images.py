@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import json
 import struct
 import zlib
 import textwrap
@@ -19,6 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
+
+from fakecomfy import jsontext
+from fakecomfy.repeat_zlib import repeated_rows
 
 # Our latent colour space: RGB = (latent @ LATENT_RGB + 1) / 2 for a 4-channel latent.
 # Own coefficients, in the spirit of ComfyUI's latent2rgb factors (same shape, same role).
@@ -124,7 +126,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     """0..1 floats to bytes the way ComfyUI's savers do it: ``clip(255 * x)``, truncated."""
     if is_solid(image):  # convert the one pixel, keep the broadcast
         return np.broadcast_to(to_uint8(np.ascontiguousarray(image[(0,) * (image.ndim - 1)])), image.shape)
-    return np.clip(np.float32(255.0) * image, 0, 255).astype(np.uint8)
+    # np.clip's Python wrappers cost more than the work on small pictures; same values (NaN too)
+    return np.minimum(np.maximum(np.float32(255.0) * image, 0), 255).astype(np.uint8)
 
 
 def is_solid(image: np.ndarray) -> bool:
@@ -150,10 +153,10 @@ def metadata_chunks(prompt: Any = None, extra_pnginfo: Mapping[str, Any] | None 
     """ComfyUI's PNG text chunks: ``prompt`` and one per ``extra_pnginfo`` key, JSON-dumped."""
     chunks: dict[str, str] = {}
     if prompt is not None:
-        chunks["prompt"] = json.dumps(prompt)
+        chunks["prompt"] = jsontext.dumps(prompt)
     if extra_pnginfo is not None:
         for key in extra_pnginfo:
-            chunks[key] = json.dumps(extra_pnginfo[key])
+            chunks[key] = jsontext.dumps(extra_pnginfo[key])
     return chunks
 
 
@@ -176,37 +179,12 @@ def png_bytes(image: Image.Image | np.ndarray, text_chunks: Mapping[str, str] | 
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-@functools.lru_cache(maxsize=64)
-def _solid_idat(width: int, height: int, pixel: bytes, level: int) -> bytes:
-    """zlib data of ``height`` identical rows, compressing one block of rows only once.
-
-    After a full flush deflate output is byte-aligned and references nothing before it, so the
-    compressed bytes of one block of rows can be repeated; the stream ends with the adler32 of
-    the whole data, computed separately.
-    """
-    row = b"\0" + pixel * width  # filter type 0 (None) per row
-    per_block = max(1, (1 << 16) // len(row))
-    blocks, rest = divmod(height, per_block)
-    if blocks < 3:
-        return zlib.compress(row * height, level)
-    block = row * per_block
-    packer = zlib.compressobj(level)
-    first = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)  # carries the zlib header
-    again = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
-    tail = packer.compress(row * rest) + packer.flush(zlib.Z_FINISH)
-    checksum = 1
-    for _ in range(blocks):
-        checksum = zlib.adler32(block, checksum)
-    checksum = zlib.adler32(row * rest, checksum)
-    return first + again * (blocks - 1) + tail[:-4] + struct.pack(">I", checksum)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
 def _solid_png(image: np.ndarray, text_chunks: Mapping[str, str], level: int) -> bytes | None:
-    """The PNG of a one-colour picture, its image data cached: EmptyImage -> SaveImage is the
-    workflow clients test with most, and Pillow spends milliseconds filtering a flat picture."""
+    """The PNG of a one-colour picture without Pillow: EmptyImage -> SaveImage is the workflow
+    clients test with most, and Pillow spends milliseconds filtering a flat picture."""
     height, width, channels = image.shape
     pixel = to_uint8(np.ascontiguousarray(image[0, 0])).tobytes()
     try:
@@ -215,9 +193,10 @@ def _solid_png(image: np.ndarray, text_chunks: Mapping[str, str], level: int) ->
         return None  # Pillow writes such text as iTXt: let it
     color_type = 2 if channels == 3 else 6
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    idat = repeated_rows(b"\0" + pixel * width, height, level)  # each row: filter type 0, pixels
     return b"".join([b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
                      *(_png_chunk(b"tEXt", t) for t in texts),
-                     _png_chunk(b"IDAT", _solid_idat(width, height, pixel, level)), _png_chunk(b"IEND", b"")])
+                     _png_chunk(b"IDAT", idat), _png_chunk(b"IEND", b"")])
 
 
 # ---- latents ----------------------------------------------------------------------------------
