@@ -112,6 +112,16 @@ class SaveTarget:
     subfolder: str
     filename_prefix: str
 
+    def write(self, name: str, data: bytes) -> None:
+        """Create or replace ``name`` in the folder (plain os calls: no file object per image)."""
+        fd = os.open(os.path.join(self.folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
 
 def split_annotation(name: str) -> tuple[str, str | None]:
     """``"x.png [input]"`` → ``("x.png", "input")``; an unannotated name gives ``(name, None)``."""
@@ -123,6 +133,9 @@ def split_annotation(name: str) -> tuple[str, str | None]:
     return name, None
 
 
+_MAX_PLACES = 1024
+
+
 class FileStore:
     """The input/output/temp directories of one server. Knows nothing about HTTP."""
 
@@ -130,6 +143,8 @@ class FileStore:
         self.paths = paths
         # SaveImage counters: (folder, filename, prefix tail) -> (folder mtime_ns, next counter).
         self._counters: dict[tuple[str, str, str], tuple[int | None, int]] = {}
+        # (root, expanded prefix) -> where it saves, or why it cannot (pure string work, cached)
+        self._places: dict[tuple[str, str], tuple[str, str, str, str, Path] | str] = {}
 
     # ---- directories ----------------------------------------------------------------------
     def directory(self, file_type: str) -> str | None:
@@ -173,15 +188,15 @@ class FileStore:
             raise ValueError(f"expected a file type in {ANNOTATIONS}, got {file_type!r}")
         if "%" in filename_prefix:
             filename_prefix = _expand_prefix(filename_prefix, width, height)
-        normalised = os.path.normpath(filename_prefix)
-        subfolder, filename = os.path.dirname(normalised), os.path.basename(normalised)
-        folder = os.path.join(root, subfolder)
-        absolute = os.path.abspath(folder)
-        common = os.path.commonpath((root, absolute))
-        if common != root:
-            raise SaveOutsideOutputError(protocol.ERR_SAVE_OUTSIDE_OUTPUT.format(
-                folder=absolute, output_dir=root, common=common))
-        tail = os.path.basename(filename_prefix)
+        place = self._places.get((root, filename_prefix))
+        if place is None:
+            place = _place(root, filename_prefix)
+            if len(self._places) >= _MAX_PLACES:
+                self._places.clear()
+            self._places[(root, filename_prefix)] = place
+        if isinstance(place, str):
+            raise SaveOutsideOutputError(place)
+        folder, filename, subfolder, tail, folder_path = place
         key = (folder, filename, tail)
         try:
             mtime: int | None = os.stat(folder).st_mtime_ns
@@ -194,7 +209,7 @@ class FileStore:
             counter = known[1] if known is not None and known[0] == mtime else \
                 _next_counter(os.listdir(folder), filename, tail)
         self._counters[key] = (mtime, counter)
-        return SaveTarget(Path(folder), filename, counter, subfolder, filename_prefix)
+        return SaveTarget(folder_path, filename, counter, subfolder, filename_prefix)
 
     def saved(self, target: SaveTarget, names: list[str]) -> None:
         """Record files just written for ``target``, so the next counter needs no folder scan."""
@@ -400,6 +415,19 @@ def _parse_original_ref(value: FormValue | None) -> dict[str, object]:
 def _major_type(name: str) -> str | None:
     guessed = mimetypes.guess_type(name, strict=False)[0]
     return None if guessed is None else guessed.split("/")[0]
+
+
+def _place(root: str, filename_prefix: str) -> tuple[str, str, str, str, Path] | str:
+    """(folder, filename, subfolder, prefix tail, folder as Path) of a prefix under ``root``,
+    or the error message for one that leaves it."""
+    normalised = os.path.normpath(filename_prefix)
+    subfolder, filename = os.path.dirname(normalised), os.path.basename(normalised)
+    folder = os.path.join(root, subfolder)
+    absolute = os.path.abspath(folder)
+    common = os.path.commonpath((root, absolute))
+    if common != root:
+        return protocol.ERR_SAVE_OUTSIDE_OUTPUT.format(folder=absolute, output_dir=root, common=common)
+    return folder, filename, subfolder, os.path.basename(filename_prefix), Path(folder)
 
 
 def _expand_prefix(prefix: str, width: int, height: int) -> str:

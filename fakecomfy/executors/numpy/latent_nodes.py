@@ -239,7 +239,7 @@ def save_latent(ctx: NodeContext, samples: Latent, filename_prefix: str = "Comfy
     target = saving.save_target(ctx, filename_prefix)
     name = f"{target.filename}_{target.counter:05}_.latent"
     data = latent_file_bytes(samples["samples"], saving.latent_metadata(ctx, prompt, extra_pnginfo))
-    (target.folder / name).write_bytes(data)
+    target.write(name, data)
     return NodeResult((), {"latents": [saving.file_entry(name, target, "output")]})
 
 

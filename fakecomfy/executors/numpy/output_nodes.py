@@ -27,7 +27,7 @@ def save_images(ctx: NodeContext, batch: np.ndarray, prefix: str, file_type: str
     entries, names = [], []
     for number, item in enumerate(batch):
         name = f"{target.filename.replace('%batch_num%', str(number))}_{target.counter + number:05}_.png"
-        (target.folder / name).write_bytes(png_bytes(item, chunks, compress_level))
+        target.write(name, png_bytes(item, chunks, compress_level))
         entries.append(saving.file_entry(name, target, file_type))
         names.append(name)
     ctx.env.files.saved(target, names)
