@@ -6,6 +6,7 @@ through ``executor.execute`` with a :class:`Recorder` as the reporter.
 from __future__ import annotations
 
 import io
+import json
 import itertools
 import shutil
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from fakecomfy import jsontext
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.queue import Completion, QueueItem
@@ -25,7 +27,7 @@ from fakecomfy.executors.base import NodeContext, NodeResult, Preview
 from fakecomfy.executors.engine import GraphExecutor
 from fakecomfy.executors.numpy import IS_CHANGED, NODES, describe, fallback
 from fakecomfy.settings import Settings
-from fakecomfy.web.hub import encode_preview
+from fakecomfy.web.hub import encode_preview, json_frame
 from tests.conftest import SHARED
 
 FAKE_CHECKPOINT = SHARED / "fixtures" / "models" / "checkpoints" / "fake.safetensors"
@@ -202,6 +204,20 @@ def test_progress_state_entries_are_cumulative_with_float_start_and_finish(engin
     for entry in last.values():
         assert (entry["value"], entry["max"], entry["state"]) == (1.0, 1.0, "finished")
         assert isinstance(entry["value"], float)
+
+
+def test_progress_state_messages_carry_their_exact_json_text(engine: Engine) -> None:
+    """The hub writes the pre-built text of a progress_state: it must be json.dumps of the data,
+    through sampler steps (ints), starts (floats) and cached nodes (ints 1/1)."""
+    engine.run(txt2img(steps=2))
+    for prompt in (txt2img(steps=2), txt2img(steps=3)):  # all cached, then the sampler again
+        _, rec = engine.run(prompt)
+        states = rec.of("progress_state")
+        assert states
+        for data in states:
+            assert isinstance(data, jsontext.Encoded)
+            assert data.text == json.dumps(dict(data))
+            assert json_frame("progress_state", data) == json.dumps({"type": "progress_state", "data": dict(data)})
 
 
 def test_sampler_progress_values_are_ints_and_finish_keeps_them(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fakecomfy import protocol
+from fakecomfy import jsontext, protocol
 from fakecomfy.core.queue import Completion, QueueItem
 from fakecomfy.executors.base import (
     ExecutionEnv,
@@ -86,12 +86,22 @@ class OutputCache:
 
 
 class _Progress:
-    """The cumulative ``progress_state`` map of one prompt."""
+    """The cumulative ``progress_state`` map of one prompt.
+
+    Each node's entry is encoded once per change, not once per message: a big graph sends a
+    message per node event, each carrying every node seen so far.
+    """
 
     def __init__(self, prompt_id: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
         self.prompt_id = prompt_id
         self.emit = emit
         self.nodes: dict[str, dict[str, Any]] = {}
+        self.texts: dict[str, str] = {}
+        self._head = '{"prompt_id": ' + jsontext.dumps(prompt_id) + ', "nodes": {'
+
+    def _set(self, node_id: str, entry: dict[str, Any]) -> None:
+        self.nodes[node_id] = entry
+        self.texts[node_id] = jsontext.dumps(node_id) + ": " + jsontext.dumps(entry)
 
     def _entry(self, node_id: str, value: Any, maximum: Any, state: str) -> dict[str, Any]:
         return {"value": value, "max": maximum, "state": state, "node_id": node_id,
@@ -99,24 +109,24 @@ class _Progress:
                 "real_node_id": node_id}
 
     def _send(self) -> None:
-        self.emit(protocol.EV_PROGRESS_STATE, {"prompt_id": self.prompt_id,
-                                               "nodes": {k: dict(v) for k, v in self.nodes.items()}})
+        data = {"prompt_id": self.prompt_id, "nodes": {k: dict(v) for k, v in self.nodes.items()}}
+        self.emit(protocol.EV_PROGRESS_STATE,
+                  jsontext.Encoded(data, self._head + ", ".join(self.texts.values()) + "}}"))
 
     def start(self, node_id: str) -> None:
-        self.nodes[node_id] = self._entry(node_id, 0.0, 1.0, "running")
+        self._set(node_id, self._entry(node_id, 0.0, 1.0, "running"))
         self._send()
 
     def update(self, node_id: str, value: Any, maximum: Any) -> None:
-        self.nodes[node_id] = self._entry(node_id, value, maximum, "running")
+        self._set(node_id, self._entry(node_id, value, maximum, "running"))
         self._send()
 
     def finish(self, node_id: str) -> None:
         entry = self.nodes.get(node_id)
         if entry is None:  # a cached node never started: ComfyUI reports 1/1 as ints
-            self.nodes[node_id] = self._entry(node_id, 1, 1, "finished")
+            self._set(node_id, self._entry(node_id, 1, 1, "finished"))
         else:
-            entry["state"] = "finished"
-            entry["value"] = entry["max"]
+            self._set(node_id, {**entry, "state": "finished", "value": entry["max"]})
         self._send()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image, ImageOps
 from starlette.websockets import WebSocket
 
-from fakecomfy import protocol
+from fakecomfy import jsontext, protocol
 from fakecomfy.executors.base import Preview
 
 Frame = str | bytes
@@ -46,7 +46,10 @@ frame_check: Callable[[str], None] | None = None
 
 
 def json_frame(event: str, data: Any) -> str:
-    frame = json.dumps({"type": event, "data": data})
+    if type(data) is jsontext.Encoded:
+        frame = '{"type": ' + jsontext.dumps(event) + ', "data": ' + data.text + "}"
+    else:
+        frame = jsontext.dumps({"type": event, "data": data})
     if frame_check is not None:
         frame_check(frame)
     return frame
