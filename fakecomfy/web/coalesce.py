@@ -1,0 +1,77 @@
+"""Fewer socket writes for WebSocket bursts.
+
+A prompt produces a dozen small messages at once; written one by one each costs a system call
+on the server and a wake-up on the client. Wrapping the connection's transport so that what one
+event-loop turn writes leaves in a single write keeps the frames (and their order) as they are,
+only the TCP segments change.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+
+class CoalescingTransport:
+    """Looks like the transport it wraps; ``write`` collects until the loop's next turn."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending = []
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = []
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the real transport's
+        return getattr(self._transport, name)
+
+
+def coalescing(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """A subclass of a uvicorn WebSocket protocol whose writes go through :class:`CoalescingTransport`."""
+
+    class Coalescing(protocol_class):  # type: ignore[valid-type,misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            loop = asyncio.get_running_loop()
+            super().connection_made(CoalescingTransport(transport, loop))  # type: ignore[arg-type]
+
+    Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{protocol_class.__name__}"
+    return Coalescing
+
+
+@functools.cache
+def websocket_protocol() -> type[asyncio.Protocol] | str:
+    """What to pass as uvicorn's ``ws``: its default implementation, coalescing ("auto" if none)."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    if not isinstance(AutoWebSocketsProtocol, type):
+        return "auto"
+    return coalescing(AutoWebSocketsProtocol)

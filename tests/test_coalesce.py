@@ -1,0 +1,108 @@
+"""CoalescingTransport: what one loop turn writes leaves in one write, in order; close and abort
+behave like the transport's own."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+from fakecomfy.web.coalesce import CoalescingTransport, coalescing, websocket_protocol
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.calls: list[str] = []
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.calls.append("close")
+        self.closing = True
+
+    def abort(self) -> None:
+        self.calls.append("abort")
+        self.closing = True
+
+    def write_eof(self) -> None:
+        self.calls.append("write_eof")
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5)}.get(name, default)
+
+
+async def turn() -> None:
+    await asyncio.sleep(0)
+
+
+def test_writes_of_one_turn_leave_as_one_write_in_order() -> None:
+    async def scenario() -> list[bytes]:
+        real = RecordingTransport()
+        wrapped = CoalescingTransport(real, asyncio.get_running_loop())
+        wrapped.write(b"a")
+        wrapped.write(bytearray(b"b"))
+        wrapped.writelines([b"c", memoryview(b"d")])
+        wrapped.write(b"")
+        assert real.writes == []  # nothing until the loop turns
+        await turn()
+        wrapped.write(b"e")
+        await turn()
+        return real.writes
+
+    assert asyncio.run(scenario()) == [b"abcd", b"e"]
+
+
+@pytest.mark.parametrize("ending", ["close", "write_eof"])
+def test_close_and_eof_send_what_is_pending_first(ending: str) -> None:
+    async def scenario() -> RecordingTransport:
+        real = RecordingTransport()
+        wrapped = CoalescingTransport(real, asyncio.get_running_loop())
+        wrapped.write(b"last frame")
+        getattr(wrapped, ending)()
+        assert real.writes == [b"last frame"] and real.calls == [ending]
+        await turn()  # the scheduled flush finds nothing more to send
+        return real
+
+    assert asyncio.run(scenario()).writes == [b"last frame"]
+
+
+def test_abort_drops_what_is_pending_and_nothing_is_written_to_a_closing_transport() -> None:
+    async def scenario() -> RecordingTransport:
+        real = RecordingTransport()
+        wrapped = CoalescingTransport(real, asyncio.get_running_loop())
+        wrapped.write(b"dropped")
+        wrapped.abort()
+        await turn()
+        wrapped.write(b"after abort")
+        await turn()
+        return real
+
+    real = asyncio.run(scenario())
+    assert real.writes == [] and real.calls == ["abort"]
+
+
+def test_everything_else_is_the_real_transport() -> None:
+    real = RecordingTransport()
+    loop = asyncio.new_event_loop()
+    try:
+        wrapped = CoalescingTransport(real, loop)
+        assert wrapped.get_extra_info("peername") == ("127.0.0.1", 5)
+        assert wrapped.is_closing() is False
+    finally:
+        loop.close()
+
+
+def test_the_server_uses_a_coalescing_subclass_of_uvicorns_websocket_protocol() -> None:
+    protocol = websocket_protocol()
+    assert isinstance(protocol, type) and isinstance(AutoWebSocketsProtocol, type)
+    assert issubclass(protocol, AutoWebSocketsProtocol)
+    assert websocket_protocol() is protocol  # built once
+    assert coalescing(AutoWebSocketsProtocol).__name__ == f"Coalescing{AutoWebSocketsProtocol.__name__}"
