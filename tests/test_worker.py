@@ -235,3 +235,32 @@ def test_model_worker_runs_a_real_prompt_and_applies_free(model: ComfyModel) -> 
     rec.wait_for("executing", node=None, prompt_id="p2")
     cached = [d for e, d, _, _ in rec.events if e == "execution_cached" and d["prompt_id"] == "p2"]
     assert cached[0]["nodes"] == []
+
+
+def test_inline_worker_applies_flags_when_set_without_polling(executor: FakeExecutor) -> None:
+    """On the event loop the worker sleeps until the queue or a flag wakes it: a flag set while
+    idle is applied within a few loop turns, from the loop thread or from another thread."""
+    import asyncio
+
+    async def scenario() -> list[tuple[bool, bool]]:
+        queue = PromptQueue()
+        worker = PromptWorker(queue, executor, Recorder(queue))
+        queue.on_flag = worker.wake
+        worker.start_inline()
+        for _ in range(3):
+            await asyncio.sleep(0)  # the worker reaches its wait
+        queue.set_flag("free_memory", True)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        first = list(executor.frees)
+        other = threading.Thread(target=queue.set_flag, args=("unload_models", True))
+        other.start()
+        other.join()
+        for _ in range(20):
+            await asyncio.sleep(0)
+            if len(executor.frees) == 2:
+                break
+        worker.stop()
+        return first + executor.frees[1:]
+
+    assert asyncio.run(scenario()) == [(True, True), (True, False)]

@@ -36,7 +36,7 @@ class ComfyModel:
         self.files = FileStore(paths)
         self.users = UserManager(paths.user, multi_user=settings.multi_user)
         self.reporter: Reporter = _NoReporter()
-        self.queue = PromptQueue(on_change=self._queue_changed)
+        self.queue = PromptQueue(on_change=self._queue_changed, on_flag=self._wake_worker)
         self.interrupt = InterruptFlag()
         self.env = ExecutionEnv(settings=settings, files=self.files, catalog=self.catalog,
                                 interrupt=self.interrupt)
@@ -76,5 +76,8 @@ class ComfyModel:
 
     def _queue_changed(self) -> None:
         self.reporter.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}, None)
+        self._wake_worker()
+
+    def _wake_worker(self) -> None:
         if self.worker is not None:
             self.worker.wake()

@@ -60,7 +60,8 @@ class Completion:
 
 
 class PromptQueue:
-    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None,
+                 on_flag: Callable[[], None] | None = None) -> None:
         self._lock = threading.Condition()
         self._pending: list[QueueItem] = []
         self._running: dict[int, QueueItem] = {}
@@ -68,6 +69,7 @@ class PromptQueue:
         self.history: dict[str, dict[str, Any]] = {}
         self._flags: dict[str, Any] = {}
         self.on_change = on_change or (lambda: None)
+        self.on_flag = on_flag or (lambda: None)  # a flag was set: an idle worker should look
         # Server-wide prompt number counter (POST /prompt without "number").
         self._number = 0
 
@@ -187,6 +189,7 @@ class PromptQueue:
         with self._lock:
             self._flags[name] = value
             self._lock.notify_all()
+        self.on_flag()
 
     def take_flags(self) -> dict[str, Any]:
         with self._lock:

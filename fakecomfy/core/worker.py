@@ -30,6 +30,8 @@ class PromptWorker:
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
 
     # ---- threaded -------------------------------------------------------------------------
     def start(self) -> None:
@@ -49,12 +51,18 @@ class PromptWorker:
         """Run as a task of the running event loop (call from it)."""
         if self._task is None:
             self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run_inline())
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+            self._task = self._loop.create_task(self._run_inline())
 
     def wake(self) -> None:
-        """The queue changed (called on the event loop thread)."""
-        if self._wake is not None:
+        """The queue or its flags changed (from any thread)."""
+        if self._wake is None or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
             self._wake.set()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _run_inline(self) -> None:
         assert self._wake is not None
@@ -67,10 +75,7 @@ class PromptWorker:
                 await asyncio.sleep(0)  # let requests in between prompts
                 continue
             self.apply_flags()
-            try:
-                await asyncio.wait_for(self._wake.wait(), 0.5)
-            except asyncio.TimeoutError:
-                pass
+            await self._wake.wait()  # the queue and its flags wake us (no polling)
 
     # ---- both -----------------------------------------------------------------------------
     def stop(self) -> None:
