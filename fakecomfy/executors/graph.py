@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 Prompt = dict[str, dict[str, Any]]
+# One encoder for every signature (json.dumps with these arguments builds a new one per call).
+_SIGNATURE_JSON = json.JSONEncoder(sort_keys=True, default=repr)
 
 
 def is_link(value: Any) -> bool:
@@ -119,7 +121,7 @@ def input_signatures(prompt: Prompt, changed: Callable[[str], Any],
             else:
                 parts.append([name, value])
         visiting.discard(node_id)
-        digest = hashlib.blake2b(json.dumps(parts, sort_keys=True, default=repr).encode(), digest_size=16)
+        digest = hashlib.blake2b(_SIGNATURE_JSON.encode(parts).encode(), digest_size=16)
         keys[node_id] = digest.hexdigest()
         return keys[node_id]
 
