@@ -64,7 +64,7 @@ def serve(settings: Settings) -> None:
 
     from fakecomfy.app import create_app
     from fakecomfy.core.catalog import CatalogError
-    from fakecomfy.web.coalesce import websocket_protocol
+    from fakecomfy.web.coalesce import http_protocol, websocket_protocol
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:
@@ -83,7 +83,8 @@ def serve(settings: Settings) -> None:
     log.info("To see the GUI go to: http://%s:%d", shown, port)
     print(f"fakecomfy running at http://{shown}:{port}", flush=True)
     config = uvicorn.Config(app, log_level="info", access_log=settings.log_requests, proxy_headers=False,
-                            ws_max_size=settings.max_upload_bytes + 1024, ws=websocket_protocol())
+                            ws_max_size=settings.max_upload_bytes + 1024, ws=websocket_protocol(),
+                            http=http_protocol())
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
 

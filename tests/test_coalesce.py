@@ -106,3 +106,37 @@ def test_the_server_uses_a_coalescing_subclass_of_uvicorns_websocket_protocol() 
     assert issubclass(protocol, AutoWebSocketsProtocol)
     assert websocket_protocol() is protocol  # built once
     assert coalescing(AutoWebSocketsProtocol).__name__ == f"Coalescing{AutoWebSocketsProtocol.__name__}"
+
+
+def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() -> None:
+    """uvicorn writes an HTTP response's head and body separately: through the wrapper they
+    leave as one write. The WebSocket protocol an upgrade hands the transport to keeps it."""
+    import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.server import ServerState
+
+    from fakecomfy.web.coalesce import http_protocol
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def scenario() -> tuple[Any, Any, RecordingTransport]:
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config.load()
+        real = RecordingTransport()
+        http_cls = http_protocol()
+        assert issubclass(http_cls, AutoHTTPProtocol)
+        http = http_cls(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
+        http.connection_made(real)
+        http.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(5):
+            await turn()
+        ws = websocket_protocol()(config=config, server_state=ServerState(), app_state={})  # type: ignore[operator]
+        ws.connection_made(http.transport)
+        return http, ws, real
+
+    http, ws, real = asyncio.run(scenario())
+    assert isinstance(http.transport, CoalescingTransport)
+    assert ws.transport is http.transport
+    assert len(real.writes) == 1 and real.writes[0].startswith(b"HTTP/1.1 200 OK") and real.writes[0].endswith(b"ok")

@@ -1,9 +1,10 @@
-"""Fewer socket writes for WebSocket bursts.
+"""Fewer socket writes: what one event-loop turn writes to a connection leaves in one write.
 
-A prompt produces a dozen small messages at once; written one by one each costs a system call
-on the server and a wake-up on the client. Wrapping the connection's transport so that what one
-event-loop turn writes leaves in a single write keeps the frames (and their order) as they are,
-only the TCP segments change.
+A prompt produces a dozen small WebSocket messages at once, and uvicorn writes an HTTP
+response's head and body separately; each write is a system call on the server and a wake-up
+on the client. Wrapping the connection's transport keeps the bytes (and their order) as they
+are, only the TCP segments change. An HTTP connection upgraded to a WebSocket keeps its one
+wrapper.
 """
 from __future__ import annotations
 
@@ -56,12 +57,14 @@ class CoalescingTransport:
 
 
 def coalescing(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
-    """A subclass of a uvicorn WebSocket protocol whose writes go through :class:`CoalescingTransport`."""
+    """A subclass of a uvicorn protocol whose writes go through :class:`CoalescingTransport`."""
 
     class Coalescing(protocol_class):  # type: ignore[valid-type,misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            loop = asyncio.get_running_loop()
-            super().connection_made(CoalescingTransport(transport, loop))  # type: ignore[arg-type]
+            wrapped: Any = transport  # an upgraded HTTP connection is wrapped already
+            if not isinstance(transport, CoalescingTransport):
+                wrapped = CoalescingTransport(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+            super().connection_made(wrapped)
 
     Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{protocol_class.__name__}"
     return Coalescing
@@ -75,3 +78,11 @@ def websocket_protocol() -> type[asyncio.Protocol] | str:
     if not isinstance(AutoWebSocketsProtocol, type):
         return "auto"
     return coalescing(AutoWebSocketsProtocol)
+
+
+@functools.cache
+def http_protocol() -> type[asyncio.Protocol]:
+    """What to pass as uvicorn's ``http``: its default implementation, coalescing."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    return coalescing(AutoHTTPProtocol)
