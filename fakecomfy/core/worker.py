@@ -76,6 +76,8 @@ class PromptWorker:
                 continue
             self.apply_flags()
             await self._wake.wait()  # the queue and its flags wake us (no polling)
+            # One more turn: the request that woke us sends its answer before the prompt runs.
+            await asyncio.sleep(0)
 
     # ---- both -----------------------------------------------------------------------------
     def stop(self) -> None:
