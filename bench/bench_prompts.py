@@ -1,10 +1,10 @@
 """Prompt throughput over HTTP + WebSocket, next to a bare Starlette floor measured in the same run.
 
-    python bench/bench_prompts.py [--seconds 5] [--clients 8]
+    python bench/bench_prompts.py [--seconds 3] [--runs 3] [--clients 8] [--client lean|simple]
 
 Each client holds one keep-alive HTTP connection and one WebSocket, posts
-EmptyImage(size) -> SaveImage and waits for ``executing`` with ``node: null`` (a client's
-"done" signal) before posting the next. Rows:
+EmptyImage(size) -> SaveImage and reads every message until ``executing`` with ``node: null``
+(a client's "done" signal) before posting the next. Rows:
 
 * fakecomfy, 64 px, one client, sequential;
 * fakecomfy, 512 px, one client, sequential;
@@ -12,17 +12,30 @@ EmptyImage(size) -> SaveImage and waits for ``executing`` with ``node: null`` (a
 * bare Starlette: ``POST /prompt`` answers JSON and sends one WebSocket message to the client,
   the least any server can do per prompt (the floor), sequential and concurrent.
 
+Clients (``--client``), the same for the fake and the floor:
+
+* ``lean`` (default): websockets' sans-I/O protocol on a blocking socket and keep-alive
+  HTTP/1.1 written by hand - as little client work per message as Python allows, so that the
+  figure measures the server;
+* ``simple``: ``http.client`` + websockets' threaded sync client, what a script would use.
+
 Servers run in their own processes (uvicorn, like ``fakecomfy serve``), so the client's Python
-does not share a GIL with them. Reference: a real ComfyUI 0.8.0 (--cpu) on this class of
-2-core machine does 128/s (64 px), 73/s (512 px), 201/s (8 clients).
+does not share a GIL with them. Each row is the median of ``--runs`` runs; the CPU time the
+hypervisor took from this machine during the runs (steal) is printed: above a few percent the
+figures are low and noisy. Reference: a real ComfyUI 0.8.0 (--cpu) on this class of 2-core
+machine does 128/s (64 px), 73/s (512 px), 201/s (8 clients).
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import functools
 import http.client
 import json
 import os
+import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +44,11 @@ import threading
 import time
 import uuid
 
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.sync.client import connect
+from websockets.uri import parse_uri
 
 REAL_COMFYUI = {"64px": 128.0, "512px": 73.0, "concurrent": 201.0}
 
@@ -104,44 +121,164 @@ def workflow(size: int, prefix: str, color: int = 0) -> dict[str, object]:
             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}}}
 
 
-def client_loop(port: int, size: int, deadline: float, counts: list[int], index: int) -> None:
+class SimpleClient:
+    """``http.client`` for HTTP, websockets' sync client (a reader thread) for the WebSocket."""
+
+    def __init__(self, port: int, cid: str) -> None:
+        # max_queue=None: status broadcasts of other clients' prompts keep arriving after a client
+        # stops reading; with a bounded queue its reader thread stalls and close() waits 10 s.
+        self.ws = connect(f"ws://127.0.0.1:{port}/ws?clientId={cid}", compression=None, max_size=None,
+                          max_queue=None)
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path: str, body: bytes) -> bytes:
+        self.http.request("POST", path, body, {"Content-Type": "application/json"})
+        response = self.http.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST {path}: {response.status} {data[:200]!r}")
+        return data
+
+    def recv(self) -> str | bytes:
+        return self.ws.recv()
+
+    def close(self) -> None:
+        self.http.close()
+        self.ws.close()
+
+
+class LeanClient:
+    """websockets' sans-I/O ClientProtocol driven on a blocking socket (no reader thread), and
+    keep-alive HTTP/1.1 requests written and read directly."""
+
+    def __init__(self, port: int, cid: str) -> None:
+        self.http = self._connect(port)
+        self.http_buffer = b""
+        self.sock = self._connect(port)
+        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws?clientId={cid}"), max_size=None)
+        self.protocol.send_request(self.protocol.connect())
+        self.messages: collections.deque[str | bytes] = collections.deque()
+        self._flush()
+        while self.protocol.state is State.CONNECTING:
+            self._read()
+        if self.protocol.handshake_exc is not None:
+            raise self.protocol.handshake_exc
+
+    @staticmethod
+    def _connect(port: int) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def _flush(self) -> None:
+        data = b"".join(self.protocol.data_to_send())
+        if data:
+            self.sock.sendall(data)
+
+    def _read(self) -> None:
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise ConnectionError("the server closed the WebSocket")
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self.messages.append(event.data.decode("utf-8"))
+            elif isinstance(event, Frame) and event.opcode is Opcode.BINARY:
+                self.messages.append(bytes(event.data))
+        self._flush()  # pongs
+
+    def recv(self) -> str | bytes:
+        while not self.messages:
+            self._read()
+        return self.messages.popleft()
+
+    def post(self, path: str, body: bytes) -> bytes:
+        self.http.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
+        while b"\r\n\r\n" not in self.http_buffer:
+            self.http_buffer += self._recv_http()
+        head, _, rest = self.http_buffer.partition(b"\r\n\r\n")
+        found = CONTENT_LENGTH.search(head)
+        if found is None:
+            raise RuntimeError(f"POST {path}: no Content-Length in {head!r}")
+        length = int(found.group(1))
+        while len(rest) < length:
+            rest += self._recv_http()
+        self.http_buffer = rest[length:]
+        if head[9:12] != b"200":
+            raise RuntimeError(f"POST {path}: {head[:40]!r} {rest[:200]!r}")
+        return rest[:length]
+
+    def _recv_http(self) -> bytes:
+        data = self.http.recv(1 << 16)
+        if not data:
+            raise ConnectionError("the server closed the HTTP connection")
+        return data
+
+    def close(self) -> None:
+        self.http.close()
+        self.sock.close()
+
+
+CLIENTS: dict[str, type[SimpleClient] | type[LeanClient]] = {"lean": LeanClient, "simple": SimpleClient}
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+
+
+def client_loop(kind: str, port: int, size: int, deadline: float, counts: list[int], ends: list[float],
+                index: int) -> None:
     cid = uuid.uuid4().hex
-    # websockets' sync client (C-accelerated framing) keeps the client's own cost per frame
-    # small next to the server's; both the fake and the floor are measured with it.
-    with connect(f"ws://127.0.0.1:{port}/ws?clientId={cid}", compression=None, max_size=None) as ws:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Content-Type": "application/json"}
-        done = 0
+    client = CLIENTS[kind](port, cid)
+    done = 0
+    try:
         while time.monotonic() < deadline:
             # a distinct colour per prompt: every prompt really runs and writes its PNG
             body = json.dumps({"prompt": workflow(size, f"bench{index}/img", done), "client_id": cid}).encode()
-            conn.request("POST", "/prompt", body, headers)
-            pid = json.loads(conn.getresponse().read())["prompt_id"]
+            pid = json.loads(client.post("/prompt", body))["prompt_id"]
             while True:
-                frame = ws.recv()
+                frame = client.recv()
                 if isinstance(frame, str) and '"node": null' in frame and pid in frame:
                     break
             done += 1
-        conn.close()
+        ends[index] = time.monotonic()  # closing is not part of the work measured
+    finally:
+        client.close()
     counts[index] = done
 
 
-def throughput(port: int, size: int, clients: int, seconds: float) -> float:
+def throughput(kind: str, port: int, size: int, clients: int, seconds: float) -> float:
     counts = [0] * clients
+    ends = [0.0] * clients
     start = time.monotonic()
     deadline = start + seconds
-    threads = [threading.Thread(target=client_loop, args=(port, size, deadline, counts, i)) for i in range(clients)]
+    threads = [threading.Thread(target=client_loop, args=(kind, port, size, deadline, counts, ends, i))
+               for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / (time.monotonic() - start)
+    return sum(counts) / (max(ends) - start)
+
+
+def median_rate(kind: str, port: int, size: int, clients: int, seconds: float, runs: int) -> float:
+    return statistics.median(throughput(kind, port, size, clients, seconds) for _ in range(runs))
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
+    ap.add_argument("--runs", type=int, default=3, help="runs per row; the median is shown")
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--client", choices=sorted(CLIENTS), default="lean")
     args = ap.parse_args()
     # Outputs go to memory (/dev/shm) where there is one: on a disk, writeback of thousands of
     # small PNGs makes the figures swing by 2x from run to run.
@@ -149,24 +286,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=shm) as tmp:
         fake, fake_port = start_fakecomfy(tmp)
         bare, bare_port = start_bare(tmp)
+        before = cpu_ticks()
         try:
-            throughput(fake_port, 64, 1, 1.0)  # warm-up
+            throughput(args.client, fake_port, 64, 1, 1.0)  # warm-up
+            rate = functools.partial(median_rate, args.client, seconds=args.seconds, runs=args.runs)
             rows = [
-                ("64 px, sequential", throughput(fake_port, 64, 1, args.seconds),
-                 throughput(bare_port, 64, 1, args.seconds), REAL_COMFYUI["64px"]),
-                ("512 px, sequential", throughput(fake_port, 512, 1, args.seconds), None, REAL_COMFYUI["512px"]),
-                (f"64 px, {args.clients} clients", throughput(fake_port, 64, args.clients, args.seconds),
-                 throughput(bare_port, 64, args.clients, args.seconds), REAL_COMFYUI["concurrent"]),
+                ("64 px, sequential", rate(fake_port, 64, 1), rate(bare_port, 64, 1), REAL_COMFYUI["64px"]),
+                ("512 px, sequential", rate(fake_port, 512, 1), None, REAL_COMFYUI["512px"]),
+                (f"64 px, {args.clients} clients", rate(fake_port, 64, args.clients),
+                 rate(bare_port, 64, args.clients), REAL_COMFYUI["concurrent"]),
             ]
         finally:
             fake.terminate()
             bare.terminate()
             fake.wait()
             bare.wait()
+        after = cpu_ticks()
+    print(f"client: {args.client}; median of {args.runs} runs of {args.seconds:g} s")
     print(f"{'workload':<22} {'fakecomfy/s':>12} {'bare floor/s':>13} {'real 0.8.0/s':>13} {'vs real':>8}")
     for name, fake_rate, floor, real in rows:
         floor_text = f"{floor:13.0f}" if floor is not None else f"{'-':>13}"
         print(f"{name:<22} {fake_rate:12.0f} {floor_text} {real:13.0f} {fake_rate / real:7.1f}x")
+    if before is not None and after is not None and after[1] > before[1]:
+        print(f"CPU steal during the runs: {100 * (after[0] - before[0]) / (after[1] - before[1]):.1f} %")
 
 
 if __name__ == "__main__":
