@@ -471,7 +471,7 @@ def test_worker_events_and_loop_broadcasts_keep_their_order() -> None:
         worker.start()
         worker.join()
         hub.send("status", {"status": {"exec_info": {"queue_remaining": 0}}}, None)
-        frames = [client.outbox.get_nowait() for _ in range(client.outbox.qsize())]
+        frames = client.pending()
         assert [json.loads(str(f))["type"] for f in frames] == ["progress_state", "status"]
     finally:
         loop.close()

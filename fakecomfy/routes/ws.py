@@ -24,10 +24,10 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
         client = Client(sid, websocket)
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
-        client.outbox.put_nowait(json_frame(protocol.EV_STATUS, greeting))
+        client.put(json_frame(protocol.EV_STATUS, greeting))
         node = hub.executing_node(sid)
         if node is not None:  # reconnecting while its prompt runs: the node it is at, like real
-            client.outbox.put_nowait(json_frame(protocol.EV_EXECUTING, {"node": node}))
+            client.put(json_frame(protocol.EV_EXECUTING, {"node": node}))
         writer = asyncio.ensure_future(hub.deliver(client))
         first = True
         try:
@@ -41,7 +41,7 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
             pass
         finally:
             hub.unregister(sid)  # like real, even when a newer socket holds the sid
-            client.outbox.put_nowait(None)
+            client.put(None)
             await writer
 
     async def plain_get(request: Request) -> Response:
@@ -73,5 +73,5 @@ def _negotiate(hub: WebSocketHub, sid: str, text: str | None, model: ComfyModel)
     if holder is None:  # real fails on the missing metadata entry before it marks the message seen
         return False
     flags = system.features(model.settings.reported_max_upload_size)
-    holder.outbox.put_nowait(json_frame(protocol.EV_FEATURE_FLAGS, flags))
+    holder.put(json_frame(protocol.EV_FEATURE_FLAGS, flags))
     return True

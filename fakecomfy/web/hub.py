@@ -7,12 +7,12 @@ order they were produced.
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import json
 import struct
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -27,12 +27,42 @@ _PROMPT_END_EVENTS = frozenset({protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECU
                                 protocol.EV_EXECUTION_INTERRUPTED})
 
 
-@dataclass(eq=False)
 class Client:
-    sid: str
-    websocket: WebSocket
-    outbox: asyncio.Queue[Frame | None] = field(default_factory=asyncio.Queue)
-    feature_flags: Any = field(default_factory=dict)  # whatever the client sent as ``data``
+    """One socket: its sid, negotiated flags, and the frames waiting for its writer task."""
+
+    def __init__(self, sid: str, websocket: WebSocket) -> None:
+        self.sid = sid
+        self.websocket = websocket
+        self.feature_flags: Any = {}  # whatever the client sent as ``data``
+        # A deque and a wake-up future instead of an asyncio.Queue: a prompt queues a dozen
+        # frames at once, and the writer takes them all in one go.
+        self._outbox: collections.deque[Frame | None] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def put(self, frame: Frame | None) -> None:
+        """Queue a frame (event loop thread); ``None`` tells the writer to stop after the rest."""
+        self._outbox.append(frame)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pending(self) -> list[Frame | None]:
+        """The frames not written yet, oldest first."""
+        return list(self._outbox)
+
+    async def next_batch(self) -> collections.deque[Frame | None]:
+        """Everything queued so far (for the writer task), waiting while there is nothing."""
+        while not self._outbox:
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        batch, self._outbox = self._outbox, collections.deque()
+        return batch
 
     @property
     def wants_preview_metadata(self) -> bool:
@@ -133,14 +163,15 @@ class WebSocketHub:
         return client is not None and client.wants_preview_metadata
 
     def _post(self, frame: Frame, sid: str | None) -> None:
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return
         if threading.get_ident() == self._loop_thread:
             # Frames the worker produced earlier go first: one FIFO for every producer, like
             # ComfyUI's single message queue.
-            self._drain()
+            if self._pending:
+                self._drain()
             self._dispatch(frame, sid)
+            return
+        loop = self.loop
+        if loop is None or loop.is_closed():
             return
         # From the worker: queue the frame and wake the loop once per burst, not per frame
         # (each wake-up is a syscall and a GIL hand-over).
@@ -161,25 +192,24 @@ class WebSocketHub:
     def _dispatch(self, frame: Frame, sid: str | None) -> None:
         if sid is None:
             for client in self.clients.values():
-                client.outbox.put_nowait(frame)
+                client.put(frame)
         else:
             target = self.clients.get(sid)
             if target is not None:
-                target.outbox.put_nowait(frame)
+                target.put(frame)
 
     # ---- delivery -------------------------------------------------------------------------
     @staticmethod
     async def deliver(client: Client) -> None:
         """Writer task: send the client's queued frames in order until told to stop."""
-        ws = client.websocket
+        send = client.websocket.send
         while True:
-            frame = await client.outbox.get()
-            if frame is None:
-                return
-            try:
-                if isinstance(frame, str):
-                    await ws.send_text(frame)
-                else:
-                    await ws.send_bytes(frame)
-            except Exception:  # the peer went away; the reader notices and cleans up
-                return
+            for frame in await client.next_batch():
+                if frame is None:
+                    return
+                message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else \
+                    {"type": "websocket.send", "bytes": frame}
+                try:
+                    await send(message)
+                except Exception:  # the peer went away; the reader notices and cleans up
+                    return
