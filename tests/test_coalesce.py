@@ -132,6 +132,11 @@ def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() ->
         http.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         for _ in range(5):
             await turn()
+        assert len(real.writes) == 1
+        # a complete response leaves at once, not on the loop's next turn
+        http.transport.write(b"next response")
+        http.on_response_complete()
+        assert real.writes[-1] == b"next response"
         ws = websocket_protocol()(config=config, server_state=ServerState(), app_state={})  # type: ignore[operator]
         ws.connection_made(http.transport)
         return http, ws, real
@@ -139,4 +144,4 @@ def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() ->
     http, ws, real = asyncio.run(scenario())
     assert isinstance(http.transport, CoalescingTransport)
     assert ws.transport is http.transport
-    assert len(real.writes) == 1 and real.writes[0].startswith(b"HTTP/1.1 200 OK") and real.writes[0].endswith(b"ok")
+    assert real.writes[0].startswith(b"HTTP/1.1 200 OK") and real.writes[0].endswith(b"ok")

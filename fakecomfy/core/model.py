@@ -75,8 +75,10 @@ class ComfyModel:
         self.interrupt.set()
 
     def _queue_changed(self) -> None:
-        self.reporter.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}, None)
+        # Wake first: an inline worker runs before the socket writers, so the prompt's messages
+        # join this status in one write (the order of the messages is the order sent here).
         self._wake_worker()
+        self.reporter.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}, None)
 
     def _wake_worker(self) -> None:
         if self.worker is not None:

@@ -72,12 +72,11 @@ class PromptWorker:
             if got is not None:
                 self.run_one(*got)
                 self.apply_flags()
-                await asyncio.sleep(0)  # let requests in between prompts
+                if not self.queue.is_idle():
+                    await asyncio.sleep(0)  # let requests in between prompts
                 continue
             self.apply_flags()
             await self._wake.wait()  # the queue and its flags wake us (no polling)
-            # One more turn: the request that woke us sends its answer before the prompt runs.
-            await asyncio.sleep(0)
 
     # ---- both -----------------------------------------------------------------------------
     def stop(self) -> None:

@@ -3,8 +3,8 @@
 A prompt produces a dozen small WebSocket messages at once, and uvicorn writes an HTTP
 response's head and body separately; each write is a system call on the server and a wake-up
 on the client. Wrapping the connection's transport keeps the bytes (and their order) as they
-are, only the TCP segments change. An HTTP connection upgraded to a WebSocket keeps its one
-wrapper.
+are, only the TCP segments change. An HTTP response leaves as soon as it is complete; an HTTP
+connection upgraded to a WebSocket keeps its one wrapper.
 """
 from __future__ import annotations
 
@@ -65,6 +65,17 @@ def coalescing(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]
             if not isinstance(transport, CoalescingTransport):
                 wrapped = CoalescingTransport(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
             super().connection_made(wrapped)
+
+        def on_response_complete(self, *args: Any) -> None:
+            # uvicorn's HTTP protocols call this once a response is written: send it now, do not
+            # wait for the loop's next turn (a prompt may run before that turn).
+            transport = getattr(self, "transport", None)
+            if isinstance(transport, CoalescingTransport):
+                transport.flush()
+            super().on_response_complete(*args)
+
+    if not hasattr(protocol_class, "on_response_complete"):
+        del Coalescing.on_response_complete
 
     Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{protocol_class.__name__}"
     return Coalescing
