@@ -109,7 +109,8 @@ class _Progress:
                 "real_node_id": node_id}
 
     def _send(self) -> None:
-        data = {"prompt_id": self.prompt_id, "nodes": {k: dict(v) for k, v in self.nodes.items()}}
+        # Entries are replaced, never changed, so a message may share them.
+        data = {"prompt_id": self.prompt_id, "nodes": dict(self.nodes)}
         self.emit(protocol.EV_PROGRESS_STATE,
                   jsontext.Encoded(data, self._head + ", ".join(self.texts.values()) + "}}"))
 

@@ -18,7 +18,7 @@ async def read_body(request: Request) -> bytes:
     if cached is not None:
         return bytes(cached)
     limit: int = request.scope.get(MAX_BODY_KEY, 100 * 1024 * 1024)
-    declared = request.headers.get("content-length")
+    declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), None)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         await _drain(request)
         raise request_too_large(limit)

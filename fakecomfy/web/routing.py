@@ -80,10 +80,12 @@ class Router:
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
-        # Resolution index: routes of each literal path merged with the parametrised ones, in
-        # registration order (first match wins, as in aiohttp).
-        self._candidates: dict[str, list[Route]] = {}
+        # Resolution index: for each literal path, the routes that match it (its own and any
+        # parametrised ones) with their parameters, in registration order (first match wins,
+        # as in aiohttp).
+        self._matches: dict[str, list[tuple[Route, dict[str, str]]]] = {}
         self._dynamic: list[Route] = []
+        self._literal: set[str] = set()
         self.ws_routes: dict[str, WebSocketHandler] = {}
         self.static: StaticHandler | None = None
         self.cors_headers: dict[str, str] = {}
@@ -100,8 +102,9 @@ class Router:
             paths = ["/api" + path, path] if api_alias else [path]
             for p in paths:
                 self.routes.append(Route(m.upper(), p, handler, _compile(p)))
-        self._candidates.clear()
+        self._matches.clear()
         self._dynamic = [r for r in self.routes if "{" in r.path]
+        self._literal = {r.path for r in self.routes if "{" not in r.path}
 
     def get(self, path: str) -> Callable[[Handler], Handler]:
         return self._decorator("GET", path)
@@ -127,18 +130,17 @@ class Router:
     def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
         """(route, params, allowed methods of routes whose path matched but method did not)."""
         allowed: set[str] = set()
-        candidates = self._candidates.get(path)
-        if candidates is None:
-            candidates = self._dynamic
-            if any(r.path == path for r in self.routes):
-                candidates = [r for r in self.routes if r.path == path or "{" in r.path]
-                self._candidates[path] = candidates
-        for route in candidates:
-            params = route.match(path)
-            if params is None:
-                continue
+        matches = self._matches.get(path)
+        if matches is None:
+            literal = path in self._literal
+            candidates = [r for r in self.routes if r.path == path or "{" in r.path] if literal else self._dynamic
+            found = ((r, r.match(path)) for r in candidates)
+            matches = [(r, params) for r, params in found if params is not None]
+            if literal:  # a bounded set of paths: remember its answer
+                self._matches[path] = matches
+        for route, params in matches:
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                return route, params, allowed
+                return route, dict(params), allowed
             allowed.add(route.method)
             if route.method == "GET":
                 allowed.add("HEAD")
