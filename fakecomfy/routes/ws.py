@@ -7,21 +7,21 @@ import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from fakecomfy import protocol
 from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.web.hub import Client, WebSocketHub, json_frame
 from fakecomfy.web.responses import HTTPError, text
-from fakecomfy.web.routing import Router
+from fakecomfy.web.routing import RoutedWebSocket, Router
 
 
 def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
-    async def websocket_endpoint(websocket: WebSocket) -> None:
+    async def websocket_endpoint(websocket: RoutedWebSocket) -> None:
         await websocket.accept()
         sid = websocket.query_params.get("clientId") or uuid.uuid4().hex
-        client = Client(sid, websocket)
+        client = Client(sid, websocket, websocket.asgi_send)
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
         client.put(json_frame(protocol.EV_STATUS, greeting))

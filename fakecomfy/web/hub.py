@@ -12,7 +12,7 @@ import io
 import json
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -30,9 +30,12 @@ _PROMPT_END_EVENTS = frozenset({protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECU
 class Client:
     """One socket: its sid, negotiated flags, and the frames waiting for its writer task."""
 
-    def __init__(self, sid: str, websocket: WebSocket) -> None:
+    def __init__(self, sid: str, websocket: WebSocket,
+                 send: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
         self.sid = sid
         self.websocket = websocket
+        # where the writer sends frames once the socket is accepted (default: the WebSocket's)
+        self.send = send
         self.feature_flags: Any = {}  # whatever the client sent as ``data``
         # A deque and a wake-up future instead of an asyncio.Queue: a prompt queues a dozen
         # frames at once, and the writer takes them all in one go.
@@ -202,7 +205,7 @@ class WebSocketHub:
     @staticmethod
     async def deliver(client: Client) -> None:
         """Writer task: send the client's queued frames in order until told to stop."""
-        send = client.websocket.send
+        send = client.send or client.websocket.send
         while True:
             for frame in await client.next_batch():
                 if frame is None:

@@ -29,8 +29,17 @@ from fakecomfy.web.responses import HTTPError, method_not_allowed, text
 
 log = logging.getLogger("fakecomfy")
 
+class RoutedWebSocket(WebSocket):
+    """Starlette's WebSocket that also keeps the connection's raw ASGI ``send``: a writer that
+    sends many frames after ``accept`` can skip the per-message state checks."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        super().__init__(scope, receive, send)
+        self.asgi_send = send
+
+
 Handler = Callable[[Request], Awaitable[Response]]
-WebSocketHandler = Callable[[WebSocket], Awaitable[None]]
+WebSocketHandler = Callable[[RoutedWebSocket], Awaitable[None]]
 StaticHandler = Callable[[Request], Awaitable[Response | None]]
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
@@ -195,7 +204,7 @@ class Router:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self.ws_routes.get(safe_path(scope))
-        ws = WebSocket(scope, receive, send)
+        ws = RoutedWebSocket(scope, receive, send)
         if handler is None:
             await reject_handshake(send, 404)
             return
