@@ -1,6 +1,9 @@
 """The whole fake server as plain objects: what routes call into, what the control plane resets."""
 from __future__ import annotations
 
+from typing import Any
+
+from fakecomfy import jsontext
 from fakecomfy.core.catalog import NodeCatalog
 from fakecomfy.core.files import FileStore
 from fakecomfy.core.paths import FolderPaths
@@ -42,6 +45,7 @@ class ComfyModel:
                                 interrupt=self.interrupt)
         self.executor = create_executor(settings.executor, self.env)
         self.worker: PromptWorker | None = None
+        self._statuses: dict[int, jsontext.Encoded] = {}
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self, reporter: Reporter, inline: bool = False) -> None:
@@ -78,7 +82,17 @@ class ComfyModel:
         # Wake first: an inline worker runs before the socket writers, so the prompt's messages
         # join this status in one write (the order of the messages is the order sent here).
         self._wake_worker()
-        self.reporter.send("status", {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}, None)
+        self.reporter.send("status", self._status(self.queue.remaining()), None)
+
+    def _status(self, remaining: int) -> dict[str, Any]:
+        """A status message's data, encoded once per queue length (it is sent for every change)."""
+        data = self._statuses.get(remaining)
+        if data is None:
+            plain = {"status": {"exec_info": {"queue_remaining": remaining}}}
+            data = jsontext.Encoded(plain, jsontext.dumps(plain))
+            if len(self._statuses) < 256:
+                self._statuses[remaining] = data
+        return data
 
     def _wake_worker(self) -> None:
         if self.worker is not None:
