@@ -182,11 +182,26 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
+def _pixel_bytes(values: list[float]) -> bytes:
+    """``to_uint8`` of one float32 pixel in plain Python (numpy's call overhead is most of the
+    work here): the product is rounded to float32 like numpy's, then clipped and truncated."""
+    out = bytearray()
+    for value in values:
+        scaled = _FLOAT32.unpack(_FLOAT32.pack(255.0 * value))[0] if abs(value) < 1e30 else 255.0 * value
+        out.append(0 if not scaled > 0 else 255 if scaled >= 255 else int(scaled))  # NaN -> 0
+    return bytes(out)
+
+
+_FLOAT32 = struct.Struct("=f")
+
+
 def _solid_png(image: np.ndarray, text_chunks: Mapping[str, str], level: int) -> bytes | None:
     """The PNG of a one-colour picture without Pillow: EmptyImage -> SaveImage is the workflow
     clients test with most, and Pillow spends milliseconds filtering a flat picture."""
     height, width, channels = image.shape
-    pixel = to_uint8(np.ascontiguousarray(image[0, 0])).tobytes()
+    first = image[0, 0]
+    pixel = _pixel_bytes(first.tolist()) if first.dtype == np.float32 else \
+        to_uint8(np.ascontiguousarray(first)).tobytes()
     try:
         texts = [key.encode("latin-1") + b"\0" + value.encode("latin-1") for key, value in text_chunks.items()]
     except UnicodeEncodeError:

@@ -105,3 +105,24 @@ def test_solid_pictures_encode_to_the_same_pixels_as_pillow(width: int, height: 
         assert not is_solid(dense)
         with Image.open(io.BytesIO(png_bytes(dense))) as slow:
             assert np.array_equal(np.asarray(fast), np.asarray(slow))
+
+
+def test_one_pixel_conversion_matches_to_uint8_on_float32_edge_values() -> None:
+    """The solid-PNG fast path converts its pixel without numpy; it must give to_uint8's bytes."""
+    import random
+    import warnings
+
+    import numpy as np
+
+    from fakecomfy.images import _pixel_bytes, to_uint8
+
+    rng = random.Random(3)
+    values = [0.0, -0.0, 1.0, 0.5, 2.0, -1.0, 1e-45, 3e38, -3e38, float("inf"), float("-inf"), float("nan")]
+    values += [k / 255 for k in range(256)] + [rng.random() for _ in range(5000)]
+    pixels = np.array(values, dtype=np.float32)
+    below = np.nextafter(pixels, np.float32(0))  # just under each value, where rounding decides
+    for array in (pixels, below):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy on inf/nan
+            expected = to_uint8(array).tobytes()
+        assert _pixel_bytes(array.tolist()) == expected

@@ -18,8 +18,12 @@ def empty_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1, 
                 **_: Any) -> NodeResult:
     rgb = np.array([((color >> shift) & 0xFF) / 0xFF for shift in (16, 8, 0)], dtype=np.float32)
     # A read-only broadcast view: no pixel memory at all, and savers recognise a solid picture
-    # (nodes never write into their inputs, so sharing one pixel is safe).
-    return single(np.broadcast_to(rgb, (batch_size, height, width, 3)))
+    # (nodes never write into their inputs, so sharing one pixel is safe). Built directly:
+    # np.broadcast_to takes a general (and much slower) path to the same array.
+    picture = np.ndarray((batch_size, height, width, 3), dtype=np.float32, buffer=rgb,
+                         strides=(0, 0, 0, rgb.itemsize))
+    picture.flags.writeable = False
+    return single(picture)
 
 
 # ---- loading --------------------------------------------------------------------------------
