@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from fakecomfy.web.responses import internal_error, request_too_large
 
@@ -22,15 +22,23 @@ async def read_body(request: Request) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         await _drain(request)
         raise request_too_large(limit)
+    # The ASGI messages directly (Starlette's stream() is an async generator per request).
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: nobody to answer
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise request_too_large(limit)
         chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # starlette's own cache, so request.form() reuses these bytes
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # starlette's own cache: body(), form() and stream() reuse these bytes
     return body
 
 
