@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -134,3 +135,29 @@ def test_unknown_executor_stops_serve_with_a_clear_message(tmp_path: Path) -> No
     assert out.returncode != 0
     assert "unknown executor 'nope'; available: numpy" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_makes_full_collections_rarer_in_its_own_process(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """History keeps thousands of prompts alive; ``serve`` lets the cyclic GC walk them less
+    often (its third threshold), and leaves the first two as they are."""
+    import gc
+
+    import uvicorn
+
+    from fakecomfy.cli import serve
+
+    seen: list[tuple[int, ...]] = []
+
+    def run(self: uvicorn.Server, sockets: list[Any] | None = None) -> None:
+        seen.append(gc.get_threshold())
+        for sock in sockets or []:
+            sock.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    before = gc.get_threshold()
+    try:
+        serve(Settings(base_directory=tmp_path, port=0, listen="127.0.0.1", log_requests=False))
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(before[0], before[1], 100)]
