@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -479,3 +480,29 @@ def test_save_counter_is_remembered_and_still_sees_files_added_by_others(tmp_pat
     (batch.folder / "b0_00001_.png").write_bytes(b"x")
     store.saved(batch, ["b0_00001_.png"])
     assert store.save_image_path("run/b%batch_num%").counter == 1
+
+
+@pytest.mark.parametrize("prefix", ["ComfyUI", "run/img", "../output/up"], ids=["no-subfolder", "subfolder", "dotdot"])
+def test_a_remembered_counter_needs_no_folder_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   prefix: str) -> None:
+    """After a save is recorded, the next counter comes from memory while the folder is
+    unchanged, whatever the prefix looks like (no subfolder, a subfolder, a '..' that stays in)."""
+    import fakecomfy.core.files as files_module
+    from fakecomfy.core.files import FileStore
+    from fakecomfy.core.paths import FolderPaths
+    from fakecomfy.settings import Settings
+
+    settings = Settings(base_directory=tmp_path)
+    store = FileStore(FolderPaths.from_settings(settings, tmp_path))
+    store.paths.create_dirs()
+    scans: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(files_module.os, "listdir", lambda p: scans.append(str(p)) or real_listdir(p))
+    first = store.save_image_path(prefix)
+    name = f"{first.filename}_{first.counter:05}_.png"
+    first.write(name, b"x")
+    store.saved(first, [name])
+    scans.clear()
+    second = store.save_image_path(prefix)
+    assert second.counter == first.counter + 1
+    assert scans == []

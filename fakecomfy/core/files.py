@@ -111,6 +111,7 @@ class SaveTarget:
     counter: int
     subfolder: str
     filename_prefix: str
+    counter_key: tuple[str, str, str] = ("", "", "")  # where FileStore remembers the counter
 
     def write(self, name: str, data: bytes) -> None:
         """Create or replace ``name`` in the folder (plain os calls: no file object per image)."""
@@ -209,11 +210,11 @@ class FileStore:
             counter = known[1] if known is not None and known[0] == mtime else \
                 _next_counter(os.listdir(folder), filename, tail)
         self._counters[key] = (mtime, counter)
-        return SaveTarget(folder_path, filename, counter, subfolder, filename_prefix)
+        return SaveTarget(folder_path, filename, counter, subfolder, filename_prefix, key)
 
     def saved(self, target: SaveTarget, names: list[str]) -> None:
         """Record files just written for ``target``, so the next counter needs no folder scan."""
-        key = (str(target.folder), target.filename, os.path.basename(target.filename_prefix))
+        key = target.counter_key
         known = self._counters.get(key)
         if known is None:
             return
