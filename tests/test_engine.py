@@ -5,9 +5,10 @@ through ``executor.execute`` with a :class:`Recorder` as the reporter.
 """
 from __future__ import annotations
 
+import functools
 import io
-import json
 import itertools
+import json
 import shutil
 import threading
 import time
@@ -28,12 +29,12 @@ from fakecomfy.executors.engine import GraphExecutor
 from fakecomfy.executors.numpy import IS_CHANGED, NODES, describe, fallback
 from fakecomfy.settings import Settings
 from fakecomfy.web.hub import encode_preview, json_frame
+from tests import workflows
 from tests.conftest import SHARED
+from tests.workflows import SD15, Prompt, blur_chain
 
 FAKE_CHECKPOINT = SHARED / "fixtures" / "models" / "checkpoints" / "fake.safetensors"
-SD15 = "v1-5-pruned-emaonly.safetensors"
 CID = "client-1"
-Prompt = dict[str, dict[str, Any]]
 
 
 class Recorder:
@@ -120,36 +121,8 @@ def engine(base: Path) -> Engine:
 
 
 # ---- prompts ----------------------------------------------------------------------------------
-def empty_save(color: int = 0, prefix: str = "run/basic", width: int = 64) -> Prompt:
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": width, "height": 64, "batch_size": 1,
-                                                          "color": color}},
-            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}}}
-
-
-def blur_chain() -> Prompt:
-    """1 EmptyImage → 2 ImageBlur → 3 ImageScale → 4 PreviewImage (the 'long' prompt, small)."""
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1,
-                                                          "color": 1234567}},
-            "2": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 3, "sigma": 1.0}},
-            "3": {"class_type": "ImageScale", "inputs": {"image": ["2", 0], "upscale_method": "nearest-exact",
-                                                          "width": 32, "height": 32, "crop": "disabled"}},
-            "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}}}
-
-
-def txt2img(steps: int = 3, width: int = 64, height: int = 64, seed: int = 1, denoise: float = 1.0,
-            ckpt: str = SD15) -> Prompt:
-    return {
-        "3": {"class_type": "KSampler", "inputs": {
-            "seed": seed, "steps": steps, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
-            "denoise": denoise, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
-            "latent_image": ["5", 0]}},
-        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": width, "height": height, "batch_size": 1}},
-        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},
-        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["4", 1]}},
-        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "run/t2i"}},
-    }
+empty_save = functools.partial(workflows.empty_save, prefix="run/basic")
+txt2img = functools.partial(workflows.txt2img, prefix="run/t2i", steps=3)
 
 
 def node_order(recorder: Recorder) -> list[str]:

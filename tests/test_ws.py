@@ -7,6 +7,7 @@ Tests wait on messages, never on the clock, except where they check that nothing
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import re
@@ -26,13 +27,13 @@ from PIL import Image
 
 from fakecomfy.testing import ServerThread
 from fakecomfy.web.hub import Client, WebSocketHub
+from tests import workflows
 from tests.conftest import SHARED, external_target
+from tests.workflows import SD15, Prompt, blur_chain
 
 TIMEOUT = 15.0
 QUIET = 0.3  # how long "nothing more arrives" is watched for
 FAKE_CHECKPOINT = SHARED / "fixtures" / "models" / "checkpoints" / "fake.safetensors"
-SD15 = "v1-5-pruned-emaonly.safetensors"
-Prompt = dict[str, dict[str, Any]]
 
 
 # ---- a WebSocket client that records everything -----------------------------------------------
@@ -217,34 +218,8 @@ def http(server: ServerThread, method: str, path: str, **kwargs: Any) -> httpx.R
 
 
 # ---- prompts ----------------------------------------------------------------------------------
-def empty_save(prefix: str = "ws/basic", color: int = 0) -> Prompt:
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1,
-                                                          "color": color}},
-            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}}}
-
-
-def blur_chain() -> Prompt:
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1,
-                                                          "color": 1234567}},
-            "2": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 3, "sigma": 1.0}},
-            "3": {"class_type": "ImageScale", "inputs": {"image": ["2", 0], "upscale_method": "nearest-exact",
-                                                          "width": 32, "height": 32, "crop": "disabled"}},
-            "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}}}
-
-
-def txt2img(steps: int = 2, width: int = 64, height: int = 64, ckpt: str = SD15) -> Prompt:
-    return {
-        "3": {"class_type": "KSampler", "inputs": {
-            "seed": 1, "steps": steps, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
-            "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
-            "latent_image": ["5", 0]}},
-        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": width, "height": height, "batch_size": 1}},
-        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},
-        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["4", 1]}},
-        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "ws/t2i"}},
-    }
+empty_save = functools.partial(workflows.empty_save, prefix="ws/basic")
+txt2img = functools.partial(workflows.txt2img, prefix="ws/t2i", steps=2)
 
 
 def ws_image(batch: int = 3) -> Prompt:
