@@ -111,7 +111,7 @@ class SaveTarget:
     counter: int
     subfolder: str
     filename_prefix: str
-    counter_key: tuple[str, str, str] = ("", "", "")  # where FileStore remembers the counter
+    counter_key: tuple[str, str, str]  # where FileStore remembers the counter
 
     def write(self, name: str, data: bytes) -> None:
         """Create or replace ``name`` in the folder (plain os calls: no file object per image)."""
@@ -145,7 +145,7 @@ class FileStore:
         # SaveImage counters: (folder, filename, prefix tail) -> (folder mtime_ns, next counter).
         self._counters: dict[tuple[str, str, str], tuple[int | None, int]] = {}
         # (root, expanded prefix) -> where it saves, or why it cannot (pure string work, cached)
-        self._places: dict[tuple[str, str], tuple[str, str, str, str, Path] | str] = {}
+        self._places: dict[tuple[str, str], tuple[Path, str, str, str] | str] = {}
 
     # ---- directories ----------------------------------------------------------------------
     def directory(self, file_type: str) -> str | None:
@@ -197,7 +197,8 @@ class FileStore:
             self._places[(root, filename_prefix)] = place
         if isinstance(place, str):
             raise SaveOutsideOutputError(place)
-        folder, filename, subfolder, tail, folder_path = place
+        folder_path, filename, subfolder, tail = place
+        folder = str(folder_path)
         key = (folder, filename, tail)
         try:
             mtime: int | None = os.stat(folder).st_mtime_ns
@@ -418,9 +419,9 @@ def _major_type(name: str) -> str | None:
     return None if guessed is None else guessed.split("/")[0]
 
 
-def _place(root: str, filename_prefix: str) -> tuple[str, str, str, str, Path] | str:
-    """(folder, filename, subfolder, prefix tail, folder as Path) of a prefix under ``root``,
-    or the error message for one that leaves it."""
+def _place(root: str, filename_prefix: str) -> tuple[Path, str, str, str] | str:
+    """(folder, filename, subfolder, prefix tail) of a prefix under ``root``, or the error
+    message for one that leaves it."""
     normalised = os.path.normpath(filename_prefix)
     subfolder, filename = os.path.dirname(normalised), os.path.basename(normalised)
     folder = os.path.join(root, subfolder)
@@ -428,7 +429,7 @@ def _place(root: str, filename_prefix: str) -> tuple[str, str, str, str, Path] |
     common = os.path.commonpath((root, absolute))
     if common != root:
         return protocol.ERR_SAVE_OUTSIDE_OUTPUT.format(folder=absolute, output_dir=root, common=common)
-    return folder, filename, subfolder, os.path.basename(filename_prefix), Path(folder)
+    return Path(folder), filename, subfolder, os.path.basename(filename_prefix)
 
 
 def _expand_prefix(prefix: str, width: int, height: int) -> str:

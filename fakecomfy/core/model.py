@@ -1,8 +1,6 @@
 """The whole fake server as plain objects: what routes call into, what the control plane resets."""
 from __future__ import annotations
 
-from typing import Any
-
 from fakecomfy import jsontext
 from fakecomfy.core.catalog import NodeCatalog
 from fakecomfy.core.files import FileStore
@@ -84,7 +82,7 @@ class ComfyModel:
         self._wake_worker()
         self.reporter.send("status", self._status(self.queue.remaining()), None)
 
-    def _status(self, remaining: int) -> dict[str, Any]:
+    def _status(self, remaining: int) -> jsontext.Encoded:
         """A status message's data, encoded once per queue length (it is sent for every change)."""
         data = self._statuses.get(remaining)
         if data is None:
