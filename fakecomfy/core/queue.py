@@ -5,6 +5,7 @@ Thread-safe: routes (event loop thread) put and inspect, the worker thread takes
 """
 from __future__ import annotations
 
+import collections
 import copy
 import heapq
 import threading
@@ -62,11 +63,15 @@ class Completion:
 class PromptQueue:
     def __init__(self, on_change: Callable[[], None] | None = None,
                  on_flag: Callable[[], None] | None = None) -> None:
-        self._lock = threading.Condition()
+        # Held with the C lock itself (a Condition's own ``with`` costs two Python calls).
+        self._mutex = threading.RLock()
+        self._changed = threading.Condition(self._mutex)
         self._pending: list[QueueItem] = []
         self._running: dict[int, QueueItem] = {}
         self._task_counter = 0
-        self.history: dict[str, dict[str, Any]] = {}
+        # Ordered by insertion like real's dict; an OrderedDict drops its oldest entry in O(1),
+        # where a dict rescans the holes its earlier deletions left at the front (~7 µs at 10 000).
+        self.history: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._flags: dict[str, Any] = {}
         self.on_change = on_change or (lambda: None)
         self.on_flag = on_flag or (lambda: None)  # a flag was set: an idle worker should look
@@ -75,23 +80,24 @@ class PromptQueue:
 
     # ---- numbering ------------------------------------------------------------------------
     def next_number(self) -> int:
-        with self._lock:
+        with self._mutex:
             n = self._number
             self._number += 1
             return n
 
     # ---- queue ----------------------------------------------------------------------------
     def put(self, item: QueueItem) -> None:
-        with self._lock:
+        with self._mutex:
             heapq.heappush(self._pending, item)
-            self._lock.notify_all()
+            self._changed.notify_all()
         self.on_change()
 
     def get(self, timeout: float | None = None) -> tuple[int, QueueItem] | None:
         """Block until an item is pending; it becomes running. None on timeout, or when
         flags were set (the worker applies them while idle, like real)."""
-        with self._lock:
-            self._lock.wait_for(lambda: bool(self._pending) or bool(self._flags), timeout)
+        with self._mutex:
+            if not self._pending and not self._flags and timeout != 0:
+                self._changed.wait_for(lambda: bool(self._pending) or bool(self._flags), timeout)
             if not self._pending:
                 return None
             item = heapq.heappop(self._pending)
@@ -103,10 +109,10 @@ class PromptQueue:
 
     def task_done(self, task_id: int, completion: Completion) -> None:
         """Record the history entry, then drop the running item (history first: clients rely on it)."""
-        with self._lock:
+        with self._mutex:
             item = self._running[task_id]
             if len(self.history) > MAX_HISTORY:
-                self.history.pop(next(iter(self.history)))
+                self.history.popitem(last=False)
             self.history[item.prompt_id] = {
                 "prompt": item.as_list(),
                 "outputs": completion.outputs,
@@ -119,18 +125,18 @@ class PromptQueue:
 
     def current(self) -> tuple[list[QueueItem], list[QueueItem]]:
         """(running, pending) snapshots; pending in raw heap array order like real."""
-        with self._lock:
+        with self._mutex:
             return list(self._running.values()), list(self._pending)
 
     def remaining(self) -> int:
-        with self._lock:
+        with self._mutex:
             return len(self._pending) + len(self._running)
 
     def is_idle(self) -> bool:
         return self.remaining() == 0
 
     def wipe(self) -> None:
-        with self._lock:
+        with self._mutex:
             self._pending.clear()
         self.on_change()
 
@@ -140,7 +146,7 @@ class PromptQueue:
         Removing the last pending item notifies twice: real wipes the queue (one broadcast)
         and then broadcasts again.
         """
-        with self._lock:
+        with self._mutex:
             for i, item in enumerate(self._pending):
                 if item.prompt_id == prompt_id:
                     was_last = len(self._pending) == 1
@@ -157,7 +163,7 @@ class PromptQueue:
     # ---- history --------------------------------------------------------------------------
     def get_history(self, prompt_id: str | None = None, max_items: int | None = None,
                     offset: int = -1) -> dict[str, Any]:
-        with self._lock:
+        with self._mutex:
             if prompt_id is not None:
                 entry = self.history.get(prompt_id)
                 return {prompt_id: copy.deepcopy(entry)} if entry is not None else {}
@@ -173,25 +179,25 @@ class PromptQueue:
 
     def history_snapshot(self) -> dict[str, dict[str, Any]]:
         """A shallow copy of the whole history, oldest first (entries are never mutated)."""
-        with self._lock:
+        with self._mutex:
             return dict(self.history)
 
     def delete_history(self, prompt_id: str) -> None:
-        with self._lock:
+        with self._mutex:
             self.history.pop(prompt_id, None)
 
     def wipe_history(self) -> None:
-        with self._lock:
+        with self._mutex:
             self.history.clear()
 
     # ---- worker flags (POST /free) --------------------------------------------------------
     def set_flag(self, name: str, value: Any) -> None:
-        with self._lock:
+        with self._mutex:
             self._flags[name] = value
-            self._lock.notify_all()
+            self._changed.notify_all()
         self.on_flag()
 
     def take_flags(self) -> dict[str, Any]:
-        with self._lock:
+        with self._mutex:
             flags, self._flags = self._flags, {}
             return flags
