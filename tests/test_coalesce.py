@@ -145,3 +145,52 @@ def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() ->
     assert isinstance(http.transport, CoalescingTransport)
     assert ws.transport is http.transport
     assert real.writes[0].startswith(b"HTTP/1.1 200 OK") and real.writes[0].endswith(b"ok")
+
+
+HANDSHAKE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def test_messages_written_directly_are_framed_like_websockets_frames_them() -> None:
+    """uvicorn's websockets protocol with DirectMessages: after the handshake a message is one
+    unmasked frame exactly as websockets would serialise it, for every length encoding; writes
+    fall back (False) while writing is paused and once a close was received or sent."""
+    import uvicorn
+    from uvicorn.server import ServerState
+    from websockets.frames import Close, Frame, Opcode
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await asyncio.Event().wait()  # stays open
+
+    async def scenario() -> tuple[list[bool], list[bytes], list[bytes]]:
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config.load()
+        real = RecordingTransport()
+        ws = websocket_protocol()(config=config, server_state=ServerState(), app_state={})  # type: ignore[operator]
+        ws.connection_made(real)
+        assert ws.write_message("too early") is False  # no handshake yet
+        ws.data_received(HANDSHAKE)
+        for _ in range(5):
+            await turn()
+        assert real.writes[0].startswith(b"HTTP/1.1 101 ")
+        del real.writes[:]
+        messages: list[str | bytes] = ["", "x" * 125, "é" * 63, "y" * 126, b"\x00" * 65535, b"z" * 65536]
+        results = [ws.write_message(m) for m in messages]
+        await turn()
+        written = list(real.writes)
+        expected = [Frame(Opcode.TEXT if isinstance(m, str) else Opcode.BINARY,
+                          m.encode() if isinstance(m, str) else m).serialize(mask=False, extensions=[])
+                    for m in messages]
+        ws.pause_writing()
+        results.append(ws.write_message("paused"))
+        ws.resume_writing()
+        results.append(ws.write_message("resumed"))
+        ws.data_received(Frame(Opcode.CLOSE, Close(1000, "").serialize()).serialize(mask=True, extensions=[]))
+        results.append(ws.write_message("after close"))
+        return results, written, [b"".join(expected)]
+
+    results, written, expected = asyncio.run(scenario())
+    assert results == [True] * 6 + [False, True, False]
+    assert written == expected  # one write for the loop turn, byte for byte websockets' frames

@@ -334,6 +334,29 @@ def test_preview_metadata_needs_a_literal_true(server: ServerThread, connect: Ca
     assert [b.event for b in c.binaries()] == [1]
 
 
+def test_a_client_with_permessage_deflate_gets_the_same_messages(server: ServerThread,
+                                                                connect: Callable[..., WsClient]) -> None:
+    """Real ComfyUI (aiohttp) and the fake both accept compression; what the client reads after
+    decompressing is what an uncompressed client reads, binary previews included."""
+    from websockets.sync.client import connect as ws_connect
+
+    url = server.url.replace("http://", "ws://", 1) + "/ws?clientId=deflated"
+    with ws_connect(url, compression="deflate", max_size=None, open_timeout=TIMEOUT) as deflated:
+        assert [e.name for e in deflated.protocol.extensions] == ["permessage-deflate"]
+        got: list[Message] = [json.loads(deflated.recv(TIMEOUT))]
+        post_prompt(server, ws_image(batch=2), "deflated")
+        while not (isinstance(got[-1], dict) and got[-1]["type"] == "executing"
+                   and got[-1]["data"]["node"] is None):
+            frame = deflated.recv(TIMEOUT)
+            got.append(Binary.parse(frame) if isinstance(frame, bytes) else json.loads(frame))
+    assert http(server, "POST", "/free", json={"free_memory": True}).status_code == 200  # run it again
+    plain = connect(server, "plain")
+    plain.wait_done(post_prompt(server, ws_image(batch=2), "plain"))
+    assert [label(m) for m in got] == plain.labels()
+    assert [b.raw for b in got if isinstance(b, Binary)] == [b.raw for b in plain.binaries()]
+    assert len(plain.binaries()) == 2
+
+
 def test_duplicate_client_id_silences_the_first_socket(server: ServerThread,
                                                        connect: Callable[..., WsClient]) -> None:
     first = connect(server, "dup")

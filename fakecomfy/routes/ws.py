@@ -21,7 +21,9 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
     async def websocket_endpoint(websocket: RoutedWebSocket) -> None:
         await websocket.accept()
         sid = websocket.query_params.get("clientId") or uuid.uuid4().hex
-        client = Client(sid, websocket, websocket.asgi_send)
+        # uvicorn's protocol (fakecomfy's subclass) can write frames itself: see web/coalesce.py
+        server = getattr(websocket.asgi_send, "__self__", None)
+        client = Client(sid, websocket, websocket.asgi_send, getattr(server, "write_message", None))
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
         client.put(json_frame(protocol.EV_STATUS, greeting))

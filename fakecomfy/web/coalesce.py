@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import struct
 from typing import Any
 
 
@@ -81,14 +82,68 @@ def coalescing(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]
     return Coalescing
 
 
+def frame_header(opcode: int, length: int) -> bytes:
+    """The head of one unfragmented, unmasked (server-to-client) WebSocket frame (RFC 6455 5.2)."""
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 0x10000:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
+
+
+class DirectMessages:
+    """For uvicorn's websockets (sans-I/O) protocol: a message framed here and written to the
+    transport in one call, skipping the ASGI ``send`` and websockets' framing layers.
+
+    Only while that gives the same bytes and the same behaviour: the handshake is done, no close
+    was sent or received, writing is not paused, and no extension (permessage-deflate) was
+    negotiated. Otherwise :meth:`write_message` returns False and the caller uses ``send``.
+    """
+
+    _writes_paused = False
+
+    def pause_writing(self) -> None:
+        self._writes_paused = True
+        super().pause_writing()  # type: ignore[misc]
+
+    def resume_writing(self) -> None:
+        self._writes_paused = False
+        super().resume_writing()  # type: ignore[misc]
+
+    def write_message(self, message: str | bytes) -> bool:
+        p: Any = self
+        conn = p.conn
+        if (not p.handshake_complete or p.close_sent or p.disconnected or p.initial_response is not None
+                or self._writes_paused or conn.close_sent is not None or conn.close_rcvd is not None
+                or conn.extensions):
+            return False
+        if isinstance(message, str):
+            payload, opcode = message.encode(), 0x1
+        else:
+            payload, opcode = message, 0x2
+        length = len(payload)
+        p.transport.write((bytes((0x80 | opcode, length)) if length < 126 else frame_header(opcode, length)) + payload)
+        return True
+
+
 @functools.cache
 def websocket_protocol() -> type[asyncio.Protocol] | str:
-    """What to pass as uvicorn's ``ws``: its default implementation, coalescing ("auto" if none)."""
+    """What to pass as uvicorn's ``ws``: its default implementation, coalescing ("auto" if none);
+    with :class:`DirectMessages` where that implementation is websockets' sans-I/O one."""
     from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
 
     if not isinstance(AutoWebSocketsProtocol, type):
         return "auto"
-    return coalescing(AutoWebSocketsProtocol)
+    protocol_class = coalescing(AutoWebSocketsProtocol)
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:  # pragma: no cover - an older uvicorn
+        return protocol_class
+    if not issubclass(AutoWebSocketsProtocol, WebSocketsSansIOProtocol):
+        return protocol_class
+    direct = type(f"Direct{protocol_class.__name__}", (DirectMessages, protocol_class), {})
+    direct.__qualname__ = direct.__name__
+    return direct
 
 
 @functools.cache

@@ -31,20 +31,30 @@ class Client:
     """One socket: its sid, negotiated flags, and the frames waiting for its writer task."""
 
     def __init__(self, sid: str, websocket: WebSocket,
-                 send: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+                 send: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+                 direct: Callable[[Frame], bool] | None = None) -> None:
         self.sid = sid
         self.websocket = websocket
         # where the writer sends frames once the socket is accepted (default: the WebSocket's)
         self.send = send
+        # writes a frame at once, or returns False when it cannot (the server's write_message)
+        self.direct = direct
         self.feature_flags: Any = {}  # whatever the client sent as ``data``
         # A deque and a wake-up future instead of an asyncio.Queue: a prompt queues a dozen
         # frames at once, and the writer takes them all in one go.
         self._outbox: collections.deque[Frame | None] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.writing = False  # the writer task holds frames taken from the outbox
 
     def put(self, frame: Frame | None) -> None:
-        """Queue a frame (event loop thread); ``None`` tells the writer to stop after the rest."""
+        """Send or queue a frame (event loop thread); ``None`` tells the writer to stop after the
+        rest. A frame goes straight out when nothing is waiting before it and the server can."""
+        if frame is not None and self.direct is not None and not self._outbox and not self.writing \
+                and self.direct(frame):
+            return
+        if frame is None:
+            self.direct = None
         self._outbox.append(frame)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -148,7 +158,11 @@ class WebSocketHub:
             self._executing = (sid, node) if isinstance(node, str) else None
         elif event in _PROMPT_END_EVENTS:
             self._executing = None
-        self._post(json_frame(event, data), sid)
+        frame = json_frame(event, data)
+        if self._pending or threading.get_ident() != self._loop_thread:
+            self._post(frame, sid)
+        else:  # on the loop with nothing queued before it (the inline worker): straight out
+            self._dispatch(frame, sid)
 
     def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
         image = encode_preview(preview)
@@ -207,12 +221,17 @@ class WebSocketHub:
         """Writer task: send the client's queued frames in order until told to stop."""
         send = client.send or client.websocket.send
         while True:
-            for frame in await client.next_batch():
-                if frame is None:
-                    return
-                message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else \
-                    {"type": "websocket.send", "bytes": frame}
-                try:
-                    await send(message)
-                except Exception:  # the peer went away; the reader notices and cleans up
-                    return
+            batch = await client.next_batch()
+            client.writing = True
+            try:
+                for frame in batch:
+                    if frame is None:
+                        return
+                    message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else \
+                        {"type": "websocket.send", "bytes": frame}
+                    try:
+                        await send(message)
+                    except Exception:  # the peer went away; the reader notices and cleans up
+                        return
+            finally:
+                client.writing = False
