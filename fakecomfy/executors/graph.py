@@ -18,8 +18,8 @@ _SIGNATURE_JSON = json.JSONEncoder(sort_keys=True, default=repr)
 
 
 def is_link(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], int) and not isinstance(value[1], bool))
+    """``[source id, output slot]``: exact JSON types (so a bool is no slot)."""
+    return type(value) is list and len(value) == 2 and type(value[0]) is str and type(value[1]) is int
 
 
 def links_of(node: dict[str, Any]) -> list[tuple[str, str, int]]:
