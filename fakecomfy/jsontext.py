@@ -30,6 +30,17 @@ def _build() -> Callable[[Any], str]:
 
 
 dumps = _build()
+# json.dumps of one str (the C escaper json.dumps ends up calling), for ids spliced into texts
+string: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii", None) or \
+    json.encoder.py_encode_basestring_ascii
+
+
+def number(value: Any) -> str:
+    """json.dumps of a progress value: ints and finite floats directly, anything else encoded."""
+    kind = type(value)
+    if kind is int or (kind is float and value - value == 0):  # inf - inf and NaN are NaN
+        return repr(value)
+    return dumps(value)
 
 
 class Encoded(dict[str, Any]):

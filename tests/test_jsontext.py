@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fakecomfy.jsontext import dumps
+from fakecomfy.jsontext import dumps, number, string
 
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 
@@ -46,3 +46,14 @@ def test_every_golden_document_round_trips_to_the_same_text() -> None:
         assert dumps(document) == json.dumps(document), path.name
         seen += 1
     assert seen > 0
+
+
+@pytest.mark.parametrize("text", ["", "1", "EmptyImage.0", "é ü", '"quoted" \\ back', "\u2028\x00\x1f", "😀"])
+def test_string_is_json_dumps_of_a_str(text: str) -> None:
+    assert string(text) == json.dumps(text)
+
+
+@pytest.mark.parametrize("value", [0, 1, -7, 10**30, 0.0, -0.0, 0.5, 1 / 3, 1e300, 5e-324, math.inf, -math.inf,
+                                   math.nan, True, False, None, "3"])
+def test_number_is_json_dumps_of_a_progress_value(value: Any) -> None:
+    assert number(value) == json.dumps(value)

@@ -7,6 +7,7 @@ a subprocess report to the test session too. Responses pass through unchanged.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 from typing import Any
@@ -40,7 +41,12 @@ def record(kind: str, where: str, problems: list[str]) -> None:
 
 
 def check_ws_frame(text: str) -> None:
-    record("ws", "WS", spec.check_ws_message(text))
+    """A frame the fake builds: its schema, and that it is json.dumps' text of its content (as
+    real ComfyUI's are): parts the fake assembles from pre-encoded pieces must not drift."""
+    problems = spec.check_ws_message(text)
+    if not problems and json.dumps(json.loads(text)) != text:
+        problems = [f"not json.dumps' text of its content: {text[:200]}"]
+    record("ws", "WS", problems)
 
 
 class SpecCheckMiddleware:

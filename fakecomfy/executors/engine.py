@@ -88,8 +88,10 @@ class OutputCache:
 class _Progress:
     """The cumulative ``progress_state`` map of one prompt.
 
-    Each node's entry is encoded once per change, not once per message: a big graph sends a
-    message per node event, each carrying every node seen so far.
+    Each node's entry is encoded once per change, not once per message (a big graph sends a
+    message per node event, each carrying every node seen so far), from a template with the ids
+    encoded once: the text is what json.dumps gives for the entry (the contract check verifies
+    every frame so).
     """
 
     def __init__(self, prompt_id: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
@@ -97,16 +99,17 @@ class _Progress:
         self.emit = emit
         self.nodes: dict[str, dict[str, Any]] = {}
         self.texts: dict[str, str] = {}
-        self._head = '{"prompt_id": ' + jsontext.dumps(prompt_id) + ', "nodes": {'
+        self.pid_text = jsontext.string(prompt_id)  # json.dumps(prompt_id)
+        self._head = '{"prompt_id": ' + self.pid_text + ', "nodes": {'
 
-    def _set(self, node_id: str, entry: dict[str, Any]) -> None:
-        self.nodes[node_id] = entry
-        self.texts[node_id] = jsontext.dumps(node_id) + ": " + jsontext.dumps(entry)
-
-    def _entry(self, node_id: str, value: Any, maximum: Any, state: str) -> dict[str, Any]:
-        return {"value": value, "max": maximum, "state": state, "node_id": node_id,
-                "prompt_id": self.prompt_id, "display_node_id": node_id, "parent_node_id": None,
-                "real_node_id": node_id}
+    def _set(self, node_id: str, value: Any, maximum: Any, state: str) -> None:
+        self.nodes[node_id] = {"value": value, "max": maximum, "state": state, "node_id": node_id,
+                               "prompt_id": self.prompt_id, "display_node_id": node_id,
+                               "parent_node_id": None, "real_node_id": node_id}
+        n = jsontext.string(node_id)
+        self.texts[node_id] = (f'{n}: {{"value": {jsontext.number(value)}, "max": {jsontext.number(maximum)}, '
+                               f'"state": "{state}", "node_id": {n}, "prompt_id": {self.pid_text}, '
+                               f'"display_node_id": {n}, "parent_node_id": null, "real_node_id": {n}}}')
 
     def _send(self) -> None:
         # Entries are replaced, never changed, so a message may share them.
@@ -115,19 +118,19 @@ class _Progress:
                   jsontext.Encoded(data, self._head + ", ".join(self.texts.values()) + "}}"))
 
     def start(self, node_id: str) -> None:
-        self._set(node_id, self._entry(node_id, 0.0, 1.0, "running"))
+        self._set(node_id, 0.0, 1.0, "running")
         self._send()
 
     def update(self, node_id: str, value: Any, maximum: Any) -> None:
-        self._set(node_id, self._entry(node_id, value, maximum, "running"))
+        self._set(node_id, value, maximum, "running")
         self._send()
 
     def finish(self, node_id: str) -> None:
         entry = self.nodes.get(node_id)
         if entry is None:  # a cached node never started: ComfyUI reports 1/1 as ints
-            self._set(node_id, self._entry(node_id, 1, 1, "finished"))
+            self._set(node_id, 1, 1, "finished")
         else:
-            self._set(node_id, {**entry, "state": "finished", "value": entry["max"]})
+            self._set(node_id, entry["max"], entry["max"], "finished")
         self._send()
 
 
@@ -153,6 +156,12 @@ class _Run:
             self.reporter.send(event, data, self.sid)
         elif self.broadcasts and event in _BROADCAST_WITHOUT_CLIENT:
             self.reporter.send(event, data, None)
+
+    def executing(self, node_id: str) -> dict[str, Any]:
+        """The data of ``executing`` for a node, carrying its JSON text."""
+        n = jsontext.string(node_id)
+        return jsontext.Encoded({"node": node_id, "display_node": node_id, "prompt_id": self.item.prompt_id},
+                                f'{{"node": {n}, "display_node": {n}, "prompt_id": {self.progress.pid_text}}}')
 
     def record_ui(self, node_id: str, ui: dict[str, Any]) -> None:
         self.ui_outputs[node_id] = ui
@@ -223,8 +232,7 @@ class GraphExecutor:
             run.progress.finish(node_id)
             return
         run.progress.start(node_id)
-        run.send(protocol.EV_EXECUTING, {"node": node_id, "display_node": node_id,
-                                         "prompt_id": run.item.prompt_id})
+        run.send(protocol.EV_EXECUTING, run.executing(node_id))
         inputs = self._resolve_inputs(run, node_id)
         ctx = self._context(run, node_id, class_type)
         try:
