@@ -12,16 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _build() -> Callable[[Any], str]:
+def make_dumps(sort_keys: bool = False, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """``functools.partial(json.dumps, sort_keys=..., default=...)``, byte for byte, with its C
+    encoder built once (json.dumps and JSONEncoder.encode build one per call)."""
     # the _json accelerator's pieces (None on a Python built without it)
     c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     c_encode_basestring_ascii = getattr(json.encoder, "c_encode_basestring_ascii", None)
     if c_make_encoder is None or c_encode_basestring_ascii is None:  # pragma: no cover
-        return json.dumps
+        return json.JSONEncoder(sort_keys=sort_keys, default=default).encode
     # (markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys,
     #  allow_nan): json.dumps' defaults, markers=None meaning check_circular=False
-    encoder = c_make_encoder(None, json.JSONEncoder().default, c_encode_basestring_ascii, None,
-                             ": ", ", ", False, False, True)
+    encoder = c_make_encoder(None, default or json.JSONEncoder().default, c_encode_basestring_ascii, None,
+                             ": ", ", ", sort_keys, False, True)
 
     def dumps(value: Any) -> str:
         return "".join(encoder(value, 0))
@@ -29,7 +31,7 @@ def _build() -> Callable[[Any], str]:
     return dumps
 
 
-dumps = _build()
+dumps = make_dumps()
 # json.dumps of one str (the C escaper json.dumps ends up calling), for ids spliced into texts
 string: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring_ascii", None) or \
     json.encoder.py_encode_basestring_ascii

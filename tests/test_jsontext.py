@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fakecomfy.jsontext import dumps, number, string
+from fakecomfy.jsontext import dumps, make_dumps, number, string
 
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 
@@ -57,3 +57,15 @@ def test_string_is_json_dumps_of_a_str(text: str) -> None:
                                    math.nan, True, False, None, "3"])
 def test_number_is_json_dumps_of_a_progress_value(value: Any) -> None:
     assert number(value) == json.dumps(value)
+
+
+@pytest.mark.parametrize("value", VALUES + [[{"b": 1, "a": [object]}, 2]], ids=range(len(VALUES) + 1))
+def test_make_dumps_with_sorted_keys_and_a_default_matches_json_dumps(value: Any) -> None:
+    sorted_repr = make_dumps(sort_keys=True, default=repr)
+    try:
+        expected = json.dumps(value, sort_keys=True, default=repr)
+    except TypeError:  # keys of mixed types cannot be sorted: both refuse
+        with pytest.raises(TypeError):
+            sorted_repr(value)
+        return
+    assert sorted_repr(value) == expected

@@ -8,13 +8,14 @@ then a node two links before an output, else the first ready node in discovery o
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from fakecomfy import jsontext
+
 Prompt = dict[str, dict[str, Any]]
 # One encoder for every signature (json.dumps with these arguments builds a new one per call).
-_SIGNATURE_JSON = json.JSONEncoder(sort_keys=True, default=repr)
+_signature_json = jsontext.make_dumps(sort_keys=True, default=repr)
 
 
 def is_link(value: Any) -> bool:
@@ -121,7 +122,7 @@ def input_signatures(prompt: Prompt, changed: Callable[[str], Any],
             else:
                 parts.append([name, value])
         visiting.discard(node_id)
-        digest = hashlib.blake2b(_SIGNATURE_JSON.encode(parts).encode(), digest_size=16)
+        digest = hashlib.blake2b(_signature_json(parts).encode(), digest_size=16)
         keys[node_id] = digest.hexdigest()
         return keys[node_id]
 
