@@ -278,10 +278,6 @@ def throughput(kind: str, port: int, size: int, clients: int, seconds: float) ->
     return sum(counts) / (max(ends) - start)
 
 
-def median_rate(kind: str, port: int, size: int, clients: int, seconds: float, runs: int) -> float:
-    return statistics.median(throughput(kind, port, size, clients, seconds) for _ in range(runs))
-
-
 def cpu_ticks() -> tuple[int, int] | None:
     """(steal, total) jiffies of all CPUs from /proc/stat; None where there is none."""
     try:
@@ -308,24 +304,32 @@ def main() -> None:
         before = cpu_ticks()
         try:
             throughput(args.client, fake_port, 64, 1, 1.0)  # warm-up
-            rate = functools.partial(median_rate, args.client, seconds=args.seconds, runs=args.runs)
-            rows = [
-                ("64 px, sequential", rate(fake_port, 64, 1), rate(bare_port, 64, 1), REAL_COMFYUI["64px"]),
-                ("512 px, sequential", rate(fake_port, 512, 1), None, REAL_COMFYUI["512px"]),
-                (f"64 px, {args.clients} clients", rate(fake_port, 64, args.clients),
-                 rate(bare_port, 64, args.clients), REAL_COMFYUI["concurrent"]),
-            ]
+            # (row, fake or floor, port, size, clients); runs go round-robin over all of them, so
+            # that each row samples the same moments of a noisy host
+            plan = [(0, 0, fake_port, 64, 1), (0, 1, bare_port, 64, 1), (1, 0, fake_port, 512, 1),
+                    (2, 0, fake_port, 64, args.clients), (2, 1, bare_port, 64, args.clients)]
+            rates: dict[tuple[int, int], list[float]] = {(row, side): [] for row, side, *_ in plan}
+            for _ in range(args.runs):
+                for row, side, port, size, clients in plan:
+                    rates[row, side].append(throughput(args.client, port, size, clients, args.seconds))
         finally:
             fake.terminate()
             bare.terminate()
             fake.wait()
             bare.wait()
         after = cpu_ticks()
-    print(f"client: {args.client}; median of {args.runs} runs of {args.seconds:g} s")
-    print(f"{'workload':<22} {'fakecomfy/s':>12} {'bare floor/s':>13} {'real 0.8.0/s':>13} {'vs real':>8}")
-    for name, fake_rate, floor, real in rows:
-        floor_text = f"{floor:13.0f}" if floor is not None else f"{'-':>13}"
-        print(f"{name:<22} {fake_rate:12.0f} {floor_text} {real:13.0f} {fake_rate / real:7.1f}x")
+    print(f"client: {args.client}; median of {args.runs} runs of {args.seconds:g} s (taken in turns)")
+    print(f"{'workload':<22} {'fakecomfy/s':>12} {'(min-max)':>12} {'bare floor/s':>13} {'real 0.8.0/s':>13} "
+          f"{'vs real':>8}")
+    names = [("64 px, sequential", "64px"), ("512 px, sequential", "512px"),
+             (f"64 px, {args.clients} clients", "concurrent")]
+    for row, (name, reference) in enumerate(names):
+        real = REAL_COMFYUI[reference]
+        fake_rates, floor_rates = rates[row, 0], rates.get((row, 1))
+        fake_rate = statistics.median(fake_rates)
+        spread = f"({min(fake_rates):.0f}-{max(fake_rates):.0f})"
+        floor_text = f"{statistics.median(floor_rates):13.0f}" if floor_rates else f"{'-':>13}"
+        print(f"{name:<22} {fake_rate:12.0f} {spread:>12} {floor_text} {real:13.0f} {fake_rate / real:7.1f}x")
     if before is not None and after is not None and after[1] > before[1]:
         print(f"CPU steal during the runs: {100 * (after[0] - before[0]) / (after[1] - before[1]):.1f} %")
 
