@@ -38,6 +38,7 @@ import os
 import re
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,9 @@ class LeanClient:
     general-purpose protocol stack, so that the loop's time is the server's."""
 
     def __init__(self, port: int, cid: str) -> None:
+        # One receive buffer for every read: recv(n) allocates n bytes per call, which for a
+        # large n is an mmap, an mremap and a munmap (and page faults) per message burst.
+        self.buffer = bytearray(1 << 20)
         self.http = self._connect(port)
         self.http_buffer = b""
         self.sock = self._connect(port)
@@ -176,14 +180,19 @@ class LeanClient:
     def _connect(port: int) -> socket.socket:
         sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Blocking, with the 30 s limit kept by the kernel: a Python-level timeout polls before
+        # every read and write.
+        sock.settimeout(None)
+        limit = struct.pack("ll", 30, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
         return sock
 
-    @staticmethod
-    def _recv(sock: socket.socket) -> bytes:
-        data = sock.recv(1 << 20)
-        if not data:
+    def _recv(self, sock: socket.socket) -> bytes:
+        size = sock.recv_into(self.buffer)
+        if not size:
             raise ConnectionError("the server closed the connection")
-        return data
+        return bytes(memoryview(self.buffer)[:size])
 
     def _read(self) -> None:
         """Decode the whole frames received so far (RFC 6455 5.2: a server's are unmasked)."""
