@@ -245,8 +245,8 @@ class GraphExecutor:
         except Exception as exc:  # the node failed: an execution_error, like real
             raise _NodeFailed(node_id, class_type, exc, inputs) from exc
         run.executed.append(node_id)
-        self.cache.put(node_id, CacheEntry(tuple(result.outputs), result.ui))
-        run.values[node_id] = tuple(result.outputs)
+        outputs = run.values[node_id] = tuple(result.outputs)
+        self.cache.put(node_id, CacheEntry(outputs, result.ui))
         if result.ui is not None:
             run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
                                             "output": result.ui, "prompt_id": run.item.prompt_id})

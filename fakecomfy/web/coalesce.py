@@ -27,7 +27,7 @@ class CoalescingTransport:
             return
         if not self._pending:
             self._loop.call_soon(self.flush)
-        self._pending.append(bytes(data))
+        self._pending.append(data if type(data) is bytes else bytes(data))
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
