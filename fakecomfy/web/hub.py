@@ -88,11 +88,18 @@ class Client:
 frame_check: Callable[[str], None] | None = None
 
 
+# '{"type": <event>, "data": ' per event type: json.dumps({"type": ..., "data": ...}) is this,
+# the data's text and "}".
+_HEADS: dict[str, str] = {}
+
+
 def json_frame(event: str, data: Any) -> str:
-    if type(data) is jsontext.Encoded:
-        frame = '{"type": ' + jsontext.dumps(event) + ', "data": ' + data.text + "}"
-    else:
-        frame = jsontext.dumps({"type": event, "data": data})
+    head = _HEADS.get(event)
+    if head is None:
+        head = '{"type": ' + jsontext.dumps(event) + ', "data": '
+        if len(_HEADS) < 1024:  # ComfyUI's event types, plus whatever custom nodes send
+            _HEADS[event] = head
+    frame = head + (data.text if type(data) is jsontext.Encoded else jsontext.dumps(data)) + "}"
     if frame_check is not None:
         frame_check(frame)
     return frame
@@ -161,8 +168,12 @@ class WebSocketHub:
         frame = json_frame(event, data)
         if self._pending or threading.get_ident() != self._loop_thread:
             self._post(frame, sid)
-        else:  # on the loop with nothing queued before it (the inline worker): straight out
-            self._dispatch(frame, sid)
+        elif sid is not None:  # on the loop, nothing queued before it (the inline worker): out now
+            target = self.clients.get(sid)
+            if target is not None:
+                target.put(frame)
+        else:
+            self._dispatch(frame, None)
 
     def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
         image = encode_preview(preview)
