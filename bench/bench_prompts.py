@@ -20,9 +20,9 @@ Clients (``--client``), the same for the fake and the floor:
 * ``simple``: ``http.client`` + websockets' threaded sync client, what a script would use.
 
 Servers run in their own processes (uvicorn, like ``fakecomfy serve``), so the client's Python
-does not share a GIL with them. Each row is the median of ``--runs`` runs; the CPU time the
-hypervisor took from this machine during the runs (steal) is printed: above a few percent the
-figures are low and noisy. Reference: a real ComfyUI 0.8.0 (--cpu) on this class of 2-core
+does not share a GIL with them. Each row is the median of ``--runs`` runs, taken in turns over
+all rows (the fake's min-max is shown too); the CPU time the hypervisor took from this machine
+during the runs (steal) is printed: above a few percent the figures are low and noisy. Reference: a real ComfyUI 0.8.0 (--cpu) on this class of 2-core
 machine does 128/s (64 px), 73/s (512 px), 201/s (8 clients).
 """
 from __future__ import annotations
