@@ -1,6 +1,6 @@
 """Prompt throughput over HTTP + WebSocket, next to a bare Starlette floor measured in the same run.
 
-    python bench/bench_prompts.py [--seconds 3] [--runs 3] [--clients 8] [--client lean|simple]
+    python bench/bench_prompts.py [--seconds 3] [--runs 5] [--clients 8] [--client lean|simple]
 
 Each client holds one keep-alive HTTP connection and one WebSocket, posts
 EmptyImage(size) -> SaveImage and reads every message until ``executing`` with ``node: null``
@@ -300,7 +300,7 @@ def cpu_ticks() -> tuple[int, int] | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
-    ap.add_argument("--runs", type=int, default=3, help="runs per row; the median is shown")
+    ap.add_argument("--runs", type=int, default=5, help="runs per row; the median is shown")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--client", choices=sorted(CLIENTS), default="lean")
     args = ap.parse_args()
