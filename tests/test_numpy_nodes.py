@@ -95,6 +95,15 @@ def test_empty_image_fills_the_color(run: Runner, color: int, rgb: list[int]) ->
     assert np.round(out[1, 2, 4] * 255).tolist() == rgb
 
 
+def test_empty_image_is_one_shared_read_only_pixel_with_numpys_float32_values(run: Runner) -> None:
+    out = image(run, 64, 32, 3, 0x80FF01)
+    assert not out.flags.writeable and out.strides[:-1] == (0, 0, 0)
+    expected = np.array([0x80 / 0xFF, 0xFF / 0xFF, 0x01 / 0xFF], dtype=np.float32)
+    assert np.array_equal(out, np.broadcast_to(expected, out.shape))
+    with pytest.raises(ValueError):
+        out[0, 0, 0, 0] = 1.0  # a node writing into its input would change every pixel
+
+
 def test_load_image_inverts_alpha_into_the_mask(run: Runner, base: Path) -> None:
     Image.new("RGBA", (6, 4), (255, 0, 0, 64)).save(base / "input" / "alpha.png")
     picture, mask = run("LoadImage", image="alpha.png").outputs

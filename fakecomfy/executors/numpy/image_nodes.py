@@ -1,6 +1,7 @@
 """IMAGE nodes: making, loading, scaling, filtering, combining and batching pictures."""
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import numpy as np
@@ -16,14 +17,17 @@ NO_ALPHA_MASK_SIZE = 64  # ComfyUI's LoadImage gives a 64x64 empty mask for opaq
 
 def empty_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1, color: int = 0,
                 **_: Any) -> NodeResult:
-    rgb = np.array([((color >> shift) & 0xFF) / 0xFF for shift in (16, 8, 0)], dtype=np.float32)
-    # A read-only broadcast view: no pixel memory at all, and savers recognise a solid picture
-    # (nodes never write into their inputs, so sharing one pixel is safe). Built directly:
-    # np.broadcast_to takes a general (and much slower) path to the same array.
-    picture = np.ndarray((batch_size, height, width, 3), dtype=np.float32, buffer=rgb,
-                         strides=(0, 0, 0, rgb.itemsize))
-    picture.flags.writeable = False
+    # One float32 pixel (struct rounds each value to float32 exactly as numpy does) viewed over
+    # the whole batch: no pixel memory at all, and savers recognise a solid picture. The view is
+    # read-only because bytes are (nodes never write into their inputs, so sharing is safe).
+    # Built with the ndarray constructor: np.array and np.broadcast_to take much slower paths.
+    pixel = _RGB_FLOAT32.pack(*(((color >> shift) & 0xFF) / 0xFF for shift in (16, 8, 0)))
+    picture = np.ndarray((batch_size, height, width, 3), dtype=np.float32, buffer=pixel,
+                         strides=(0, 0, 0, _RGB_FLOAT32.size // 3))
     return single(picture)
+
+
+_RGB_FLOAT32 = struct.Struct("=3f")
 
 
 # ---- loading --------------------------------------------------------------------------------
