@@ -134,11 +134,11 @@ def _find_outputs(prompt: Any, partial: Any, definitions: _Definitions) -> list[
         raise MalformedPromptError(f"prompt is a {type(prompt).__name__}")
     outputs: list[str] = []
     for node_id, node in prompt.items():
-        details = protocol.DETAILS_NODE_ID.format(node_id=node_id)
         if not isinstance(node, (dict, list, str)):
             raise TypeError(f"argument of type '{type(node).__name__}' is not iterable")
         if "class_type" not in node:  # Python's `in`: lists and strings take part too
-            return error(protocol.ERR_INVALID_PROMPT, protocol.MSG_MISSING_CLASS_TYPE, details)
+            return error(protocol.ERR_INVALID_PROMPT, protocol.MSG_MISSING_CLASS_TYPE,
+                         protocol.DETAILS_NODE_ID.format(node_id=node_id))
         if not isinstance(node, dict):
             raise TypeError(f"{type(node).__name__} indices must be integers")
         class_type = node["class_type"]
@@ -147,7 +147,7 @@ def _find_outputs(prompt: Any, partial: Any, definitions: _Definitions) -> list[
         definition = definitions.get(class_type)
         if definition is None:
             message = protocol.MSG_UNKNOWN_CLASS_TYPE.format(class_type=class_type)
-            return error(protocol.ERR_INVALID_PROMPT, message, details)
+            return error(protocol.ERR_INVALID_PROMPT, message, protocol.DETAILS_NODE_ID.format(node_id=node_id))
         if definition.get("output_node") is True and (partial is None or node_id in partial):
             outputs.append(node_id)
     if not outputs:
