@@ -63,6 +63,16 @@ def test_bodies_real_comfyui_fails_on_are_500_text(client: TestClient, model: Co
     assert pending(model) == []
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_bodies_that_are_not_plain_utf8_are_500_text(client: TestClient, model: ComfyModel, encoding: str) -> None:
+    """aiohttp reads the body as UTF-8 text before parsing it: a UTF-16/32 body, or one with a
+    byte-order mark, fails there (json.loads of the bytes would have taken them)."""
+    body = json.dumps({"prompt": good_prompt()}).encode(encoding)
+    r = client.post("/prompt", content=body)
+    assert (r.status_code, r.text) == (500, TEXT_500)
+    assert pending(model) == []
+
+
 @pytest.mark.parametrize("raw", ["{}", "[1, 2]", '"just a string"', '{"client_id": "x", "extra_data": {}}'],
                          ids=["object", "list", "string", "other-keys"])
 def test_bodies_without_prompt_are_no_prompt(client: TestClient, raw: str) -> None:
