@@ -122,7 +122,8 @@ class DirectMessages:
         else:
             payload, opcode = message, 0x2
         length = len(payload)
-        p.transport.write((bytes((0x80 | opcode, length)) if length < 126 else frame_header(opcode, length)) + payload)
+        head = bytes((0x80 | opcode, length)) if length < 126 else frame_header(opcode, length)  # most are short
+        p.transport.write(head + payload)
         return True
 
 
