@@ -165,15 +165,7 @@ class WebSocketHub:
             self._executing = (sid, node) if isinstance(node, str) else None
         elif event in _PROMPT_END_EVENTS:
             self._executing = None
-        frame = json_frame(event, data)
-        if self._pending or threading.get_ident() != self._loop_thread:
-            self._post(frame, sid)
-        elif sid is not None:  # on the loop, nothing queued before it (the inline worker): out now
-            target = self.clients.get(sid)
-            if target is not None:
-                target.put(frame)
-        else:
-            self._dispatch(frame, None)
+        self._post(json_frame(event, data), sid)
 
     def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
         image = encode_preview(preview)
