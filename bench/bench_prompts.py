@@ -22,8 +22,9 @@ Clients (``--client``), the same for the fake and the floor:
 Servers run in their own processes (uvicorn, like ``fakecomfy serve``), so the client's Python
 does not share a GIL with them. Each row is the median of ``--runs`` runs, taken in turns over
 all rows (the fake's min-max is shown too); the CPU time the hypervisor took from this machine
-during the runs (steal) is printed: above a few percent the figures are low and noisy. Reference: a real ComfyUI 0.8.0 (--cpu) on this class of 2-core
-machine does 128/s (64 px), 73/s (512 px), 201/s (8 clients).
+during the runs (steal) is printed: above a few percent the figures are low and noisy.
+Reference: a real ComfyUI 0.8.0 (--cpu) on this class of 2-core machine does 128/s (64 px),
+73/s (512 px), 201/s (8 clients).
 """
 from __future__ import annotations
 
@@ -165,13 +166,10 @@ class LeanClient:
         self.sock.sendall(b"GET /ws?clientId=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                           b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
                           % (cid.encode(), port, key))
-        buffer = b""
-        while b"\r\n\r\n" not in buffer:
-            buffer += self._recv(self.sock)
-        head, _, self.ws_buffer = buffer.partition(b"\r\n\r\n")
+        head, self.ws_buffer = self._head(self.sock, b"")
         accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
-        headers = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
-        headers = {name.strip().lower(): value.strip() for name, value in headers.items()}
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])}
         if not head.startswith(b"HTTP/1.1 101 ") or headers.get(b"sec-websocket-accept") != accept:
             raise ConnectionError(f"WebSocket handshake refused: {head!r}")
         self.messages: collections.deque[str | bytes] = collections.deque()
@@ -187,6 +185,13 @@ class LeanClient:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
         return sock
+
+    def _head(self, sock: socket.socket, buffer: bytes) -> tuple[bytes, bytes]:
+        """An HTTP response head read from ``sock`` after ``buffer``, and the bytes after it."""
+        while b"\r\n\r\n" not in buffer:
+            buffer += self._recv(sock)
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        return head, rest
 
     def _recv(self, sock: socket.socket) -> bytes:
         size = sock.recv_into(self.buffer)
@@ -229,9 +234,7 @@ class LeanClient:
     def post(self, path: str, body: bytes) -> bytes:
         self.http.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                           b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
-        while b"\r\n\r\n" not in self.http_buffer:
-            self.http_buffer += self._recv(self.http)
-        head, _, rest = self.http_buffer.partition(b"\r\n\r\n")
+        head, rest = self._head(self.http, self.http_buffer)
         found = CONTENT_LENGTH.search(head)
         if found is None:
             raise RuntimeError(f"POST {path}: no Content-Length in {head!r}")
