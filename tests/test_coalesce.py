@@ -43,6 +43,16 @@ async def turn() -> None:
     await asyncio.sleep(0)
 
 
+def served(protocol_class: Any, app: Any) -> Any:
+    """An instance of a uvicorn protocol class serving ``app``, not yet connected."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config.load()
+    return protocol_class(config=config, server_state=ServerState(), app_state={})
+
+
 def test_writes_of_one_turn_leave_as_one_write_in_order() -> None:
     async def scenario() -> list[bytes]:
         real = RecordingTransport()
@@ -111,9 +121,7 @@ def test_the_server_uses_a_coalescing_subclass_of_uvicorns_websocket_protocol() 
 def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() -> None:
     """uvicorn writes an HTTP response's head and body separately: through the wrapper they
     leave as one write. The WebSocket protocol an upgrade hands the transport to keeps it."""
-    import uvicorn
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
-    from uvicorn.server import ServerState
 
     from fakecomfy.web.coalesce import http_protocol
 
@@ -122,12 +130,10 @@ def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() ->
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def scenario() -> tuple[Any, Any, RecordingTransport]:
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
-        config.load()
         real = RecordingTransport()
         http_cls = http_protocol()
         assert issubclass(http_cls, AutoHTTPProtocol)
-        http = http_cls(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
+        http = served(http_cls, app)
         http.connection_made(real)
         http.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         for _ in range(5):
@@ -137,7 +143,7 @@ def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() ->
         http.transport.write(b"next response")
         http.on_response_complete()
         assert real.writes[-1] == b"next response"
-        ws = websocket_protocol()(config=config, server_state=ServerState(), app_state={})  # type: ignore[operator]
+        ws = served(websocket_protocol(), app)
         ws.connection_made(http.transport)
         return http, ws, real
 
@@ -155,8 +161,6 @@ def test_messages_written_directly_are_framed_like_websockets_frames_them() -> N
     """uvicorn's websockets protocol with DirectMessages: after the handshake a message is one
     unmasked frame exactly as websockets would serialise it, for every length encoding; writes
     fall back (False) while writing is paused and once a close was received or sent."""
-    import uvicorn
-    from uvicorn.server import ServerState
     from websockets.frames import Close, Frame, Opcode
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -165,10 +169,8 @@ def test_messages_written_directly_are_framed_like_websockets_frames_them() -> N
         await asyncio.Event().wait()  # stays open
 
     async def scenario() -> tuple[list[bool], list[bytes], list[bytes]]:
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
-        config.load()
         real = RecordingTransport()
-        ws = websocket_protocol()(config=config, server_state=ServerState(), app_state={})  # type: ignore[operator]
+        ws = served(websocket_protocol(), app)
         ws.connection_made(real)
         assert ws.write_message("too early") is False  # no handshake yet
         ws.data_received(HANDSHAKE)
