@@ -26,11 +26,12 @@ from openapi_spec_validator import validate as validate_openapi
 
 from fakecomfy import Settings, create_app
 from fakecomfy.contract.spec import (
-    CLIENT_MESSAGES, METHODS, OPERATIONS, ROOT, SERVER_MESSAGES, SPEC, SPEC_PATH, WS_DIR, WS_INDEX,
+    CLIENT_MESSAGES, METHODS, OPENAPI_DIR, OPERATIONS, SERVER_MESSAGES, SPEC, SPEC_PATH, WS_DIR, WS_INDEX,
     check_step, deref, errors_of, find_operation, validator_at, ws_validator,
 )
 from fakecomfy.testing import ServerThread
 
+ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT.parent / "shared" / "golden"
 GOLDEN_FILES = sorted(GOLDEN.glob("*.json"))
 REAL_OBJECT_INFO = ROOT.parent / "shared" / "fixtures" / "object_info_0.8.0_interface.json"
@@ -131,7 +132,7 @@ def test_ws_index_names_every_schema_file() -> None:
 def test_spec_points_at_every_ws_schema() -> None:
     pointed = SPEC["paths"]["/ws"]["get"]["x-websocket-messages"]
     assert {v.removeprefix("ws/") for v in pointed["server-to-client"].values()} == set(SERVER_MESSAGES.values())
-    assert (ROOT / "openapi" / pointed["binary-frames"]).is_file()
+    assert (OPENAPI_DIR / pointed["binary-frames"]).is_file()
 
 
 def golden_ws_messages() -> Iterator[tuple[str, dict[str, Any]]]:

@@ -17,6 +17,7 @@ does to the target:
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import struct
 import time
@@ -505,6 +506,8 @@ def run_contract(url: str, *, destructive: bool = False, max_examples: int = 0, 
     """The ``fakecomfy contract`` command: print the report, write it, exit status 0 or 1."""
     if report is not None and report.suffix.lower() not in (".json", ".md"):
         raise SystemExit(f"fakecomfy contract: --report must end in .json or .md, not {report.name!r}")
+    if max_examples > 0 and importlib.util.find_spec("schemathesis") is None:
+        raise SystemExit("fakecomfy contract: --max-examples needs schemathesis: pip install 'fakecomfy[contract]'")
     result = ContractRunner(url, destructive=destructive, max_examples=max_examples, timeout=timeout,
                             user=user).run()
     out(result.text())

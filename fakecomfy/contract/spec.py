@@ -19,9 +19,11 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = ROOT / "openapi" / "comfyui.yaml"
-WS_DIR = ROOT / "openapi" / "ws"
+# The contract ships inside the package (the checkout's top-level ``openapi`` links here), so an
+# installed fakecomfy reads it from its own files.
+OPENAPI_DIR = Path(__file__).resolve().parents[1] / "openapi"
+SPEC_PATH = OPENAPI_DIR / "comfyui.yaml"
+WS_DIR = OPENAPI_DIR / "ws"
 SPEC_URI = "urn:fakecomfy:openapi"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Responses that belong to no operation: the router's own answers (see the spec's info), and the
