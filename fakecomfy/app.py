@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.collect()
         gc.freeze()
         hub.bind(asyncio.get_running_loop())
-        model.start(hub, inline=model.instant)
+        model.start(hub)
 
     async def shutdown() -> None:
         model.stop()

@@ -1,13 +1,16 @@
 """The prompt worker: status broadcasts, history before ``executing null``, /free flags."""
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import websocket
 
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
@@ -15,6 +18,9 @@ from fakecomfy.core.queue import Completion, PromptQueue, QueueItem
 from fakecomfy.core.worker import PromptWorker
 from fakecomfy.executors.base import Preview, Reporter
 from fakecomfy.settings import Settings
+from fakecomfy.testing import ServerThread
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TIMEOUT = 10.0
 EMPTY_SAVE = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
@@ -237,30 +243,46 @@ def test_model_worker_runs_a_real_prompt_and_applies_free(model: ComfyModel) -> 
     assert cached[0]["nodes"] == []
 
 
-def test_inline_worker_applies_flags_when_set_without_polling(executor: FakeExecutor) -> None:
-    """On the event loop the worker sleeps until the queue or a flag wakes it: a flag set while
-    idle is applied within a few loop turns, from the loop thread or from another thread."""
-    import asyncio
+def heavy_txt2img(client_id: str) -> dict[str, Any]:
+    """The SD1.5 txt2img fixture at 1024 px, batch 8: seconds of picture work for the fake."""
+    workflow = json.loads((ROOT / "fixtures" / "workflows" / "sd15_txt2img_api.json").read_text(encoding="utf-8"))
+    workflow["5"]["inputs"].update(width=1024, height=1024, batch_size=8)
+    workflow["3"]["inputs"]["seed"] = time.time_ns()
+    return {"prompt": workflow, "client_id": client_id}
 
-    async def scenario() -> list[tuple[bool, bool]]:
-        queue = PromptQueue()
-        worker = PromptWorker(queue, executor, Recorder(queue))
-        queue.on_flag = worker.wake
-        worker.start_inline()
-        for _ in range(3):
-            await asyncio.sleep(0)  # the worker reaches its wait
-        queue.set_flag("free_memory", True)
-        for _ in range(3):
-            await asyncio.sleep(0)
-        first = list(executor.frees)
-        other = threading.Thread(target=queue.set_flag, args=("unload_models", True))
-        other.start()
-        other.join()
-        for _ in range(20):
-            await asyncio.sleep(0)
-            if len(executor.frees) == 2:
-                break
-        worker.stop()
-        return first + executor.frees[1:]
 
-    assert asyncio.run(scenario()) == [(True, True), (True, False)]
+def test_server_keeps_answering_while_a_heavy_prompt_runs(make_server: Callable[..., ServerThread]) -> None:
+    """Prompts run on the worker thread: GET /queue is answered within 50 ms while the prompt
+    works, however long it takes (run on the event loop, it waited for the whole prompt)."""
+    srv = make_server()
+    ws = websocket.create_connection(srv.url.replace("http", "ws") + "/ws?clientId=heavy", timeout=60)
+    session = requests.Session()
+    try:
+        ws.recv()  # greeting
+        prompt_id = session.post(srv.url + "/prompt", json=heavy_txt2img("heavy"), timeout=60).json()["prompt_id"]
+        done = threading.Event()
+
+        def wait_for_end() -> None:
+            while True:
+                message = ws.recv()
+                if isinstance(message, str) and json.loads(message) == {
+                        "type": "executing", "data": {"node": None, "prompt_id": prompt_id}}:
+                    done.set()
+                    return
+
+        reader = threading.Thread(target=wait_for_end, daemon=True)
+        reader.start()
+        latencies = []
+        while not done.is_set():
+            started = time.perf_counter()
+            queue = session.get(srv.url + "/queue", timeout=60).json()
+            elapsed = time.perf_counter() - started
+            if queue["queue_running"]:
+                latencies.append(elapsed)
+            time.sleep(0.005)
+        reader.join(timeout=60)
+    finally:
+        ws.close()
+        session.close()
+    assert len(latencies) >= 5, f"the prompt was seen running only {len(latencies)} times"
+    assert max(latencies) < 0.05, f"GET /queue took up to {max(latencies) * 1000:.0f} ms while the prompt ran"

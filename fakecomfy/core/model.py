@@ -37,7 +37,7 @@ class ComfyModel:
         self.files = FileStore(paths)
         self.users = UserManager(paths.user, multi_user=settings.multi_user)
         self.reporter: Reporter = _NoReporter()
-        self.queue = PromptQueue(on_change=self._queue_changed, on_flag=self._wake_worker)
+        self.queue = PromptQueue(on_change=self._queue_changed)
         self.interrupt = InterruptFlag()
         self.env = ExecutionEnv(settings=settings, files=self.files, catalog=self.catalog,
                                 interrupt=self.interrupt)
@@ -46,21 +46,12 @@ class ComfyModel:
         self._statuses: dict[int, jsontext.Encoded] = {}
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self, reporter: Reporter, inline: bool = False) -> None:
-        """Attach the event reporter and start the prompt worker (``inline``: as a task of the
-        running event loop, which must be the thread every route runs on)."""
+    def start(self, reporter: Reporter) -> None:
+        """Attach the event reporter and start the prompt worker's thread."""
         self.reporter = reporter
         if self.worker is None:
             self.worker = PromptWorker(self.queue, self.executor, reporter)
-            if inline:
-                self.worker.start_inline()
-            else:
-                self.worker.start()
-
-    @property
-    def instant(self) -> bool:
-        """True when no node spends configured time: prompts may run on the event loop."""
-        return not any(t > 0 for t in self.settings.node_times.values())
+            self.worker.start()
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -77,9 +68,6 @@ class ComfyModel:
         self.interrupt.set()
 
     def _queue_changed(self) -> None:
-        # Wake first: an inline worker runs before the socket writers, so the prompt's messages
-        # join this status in one write (the order of the messages is the order sent here).
-        self._wake_worker()
         self.reporter.send("status", self._status(self.queue.remaining()), None)
 
     def _status(self, remaining: int) -> jsontext.Encoded:
@@ -91,7 +79,3 @@ class ComfyModel:
             if len(self._statuses) < 256:
                 self._statuses[remaining] = data
         return data
-
-    def _wake_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.wake()

@@ -61,8 +61,7 @@ class Completion:
 
 
 class PromptQueue:
-    def __init__(self, on_change: Callable[[], None] | None = None,
-                 on_flag: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         # Held with the C lock itself (a Condition's own ``with`` costs two Python calls).
         self._mutex = threading.RLock()
         self._changed = threading.Condition(self._mutex)
@@ -74,7 +73,6 @@ class PromptQueue:
         self.history: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._flags: dict[str, Any] = {}
         self.on_change = on_change or (lambda: None)
-        self.on_flag = on_flag or (lambda: None)  # a flag was set: an idle worker should look
         # Server-wide prompt number counter (POST /prompt without "number").
         self._number = 0
 
@@ -194,8 +192,7 @@ class PromptQueue:
     def set_flag(self, name: str, value: Any) -> None:
         with self._mutex:
             self._flags[name] = value
-            self._changed.notify_all()
-        self.on_flag()
+            self._changed.notify_all()  # an idle worker looks
 
     def take_flags(self) -> dict[str, Any]:
         with self._mutex:
