@@ -1,83 +1,59 @@
-"""Prompt throughput over HTTP + WebSocket, next to a bare Starlette floor measured in the same run.
+"""Prompt throughput over HTTP + WebSocket, each row next to its protocol floor, in the same run.
 
-    python bench/bench_prompts.py [--seconds 3] [--runs 5] [--clients 8] [--client lean|simple]
+    python bench/bench_prompts.py [--seconds 2] [--runs 5] [--clients 8]
+                                  [--client lean,wsclient] [--rows empty64,empty512,txt2img,img2img,concurrent]
 
-Each client holds one keep-alive HTTP connection and one WebSocket, posts
-EmptyImage(size) -> SaveImage and reads every message until ``executing`` with ``node: null``
-(a client's "done" signal) before posting the next. Rows:
+Each client holds one keep-alive HTTP connection and one WebSocket, posts a prompt and reads
+every message until ``executing`` with ``node: null`` for that prompt (a client's "done" signal)
+before posting the next. Rows (``--rows``, ``workloads.py``), each a new prompt every time:
 
-* fakecomfy, 64 px, one client, sequential;
-* fakecomfy, 512 px, one client, sequential;
-* fakecomfy, 64 px, N concurrent clients (total prompts/s);
-* bare Starlette: ``POST /prompt`` answers JSON and sends one WebSocket message to the client,
-  the least any server can do per prompt (the floor), sequential and concurrent.
+* ``empty64`` / ``empty512``: EmptyImage -> SaveImage, a new colour each time, one client;
+* ``txt2img``: ``fixtures/workflows/sd15_txt2img_api.json`` at 512 px, 20 steps, a new seed;
+* ``img2img``: ``fixtures/workflows/sd15_img2img_api.json`` (LoadImage of the default
+  ``example.png``, 768 px), 20 steps, a new seed;
+* ``concurrent``: EmptyImage 64 px from ``--clients`` clients at once (total prompts/s).
 
-Clients (``--client``), the same for the fake and the floor:
+Every row is measured with each client of ``--client`` (``clients.py``): ``lean`` (hand-written
+sockets, so that the figure measures the server), ``wsclient`` (websocket-client +
+``http.client``, what a script author writes), ``aiohttp`` and ``simple`` (websockets' sync
+client). Next to each, with the same client, the row's protocol floor (``floor.py``): a bare
+Starlette app on plain uvicorn that sends the same number of WebSocket messages with the same
+sizes as a real ComfyUI 0.8.0 for that workload (status broadcasts to every socket) and does no
+other work. The table gives the ratio fakecomfy/floor, the messages a client read per prompt from
+each, and the real ComfyUI figure where one is known. Before the runs one prompt of each
+workload is recorded from the fake and from its floor, and their messages compared.
 
-* ``lean`` (default): keep-alive HTTP/1.1 and the WebSocket (handshake checked, every frame
-  decoded) written and read by hand on blocking sockets - as little client work per message as
-  Python allows, so that the figure measures the server;
-* ``simple``: ``http.client`` + websockets' threaded sync client, what a script would use.
-
-Servers run in their own processes (uvicorn, like ``fakecomfy serve``), so the client's Python
-does not share a GIL with them. Each row is the median of ``--runs`` runs, taken in turns over
-all rows (the fake's min-max is shown too); the CPU time the hypervisor took from this machine
-during the runs (steal) is printed: above a few percent the figures are low and noisy.
+The fake runs as ``fakecomfy serve`` with its default directory (stand-in models, example.png),
+made under /dev/shm where there is one. Servers run in their own processes, so the client's
+Python shares no GIL with them. Each row is the median of ``--runs`` runs, taken in turns over
+all rows so that each row samples the same moments of a noisy host (the fake's min-max is shown
+too); the CPU time the hypervisor took during the runs (steal) is printed: above a few percent
+the figures are low and noisy. The first prompt of a row after another workload's row runs a
+few more nodes (the cache holds only the last prompt's results, as on real ComfyUI).
 Reference: a real ComfyUI 0.8.0 (--cpu) on this class of 2-core machine does 128/s (64 px),
-73/s (512 px), 201/s (8 clients).
+73/s (512 px), 201/s (8 clients); its txt2img and img2img rates are not known.
 """
 from __future__ import annotations
 
 import argparse
-import base64
-import collections
-import functools
-import hashlib
-import http.client
+import asyncio
 import json
 import os
-import re
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
-from websockets.frames import Frame, Opcode
-from websockets.sync.client import connect
+from clients import ASYNC_CLIENTS, SYNC_CLIENTS, LeanClient
+from workloads import BY_NAME, REAL_COMFYUI, WORKLOADS, Workload
 
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 4.2.2
-REAL_COMFYUI = {"64px": 128.0, "512px": 73.0, "concurrent": 201.0}
-
-BARE_APP = textwrap.dedent('''
-    import json, uuid
-    from starlette.applications import Starlette
-    from starlette.responses import Response
-    from starlette.routing import Route, WebSocketRoute
-    SOCKETS = {}
-    async def prompt(request):
-        body = json.loads(await request.body())
-        pid = str(uuid.uuid4())
-        ws = SOCKETS.get(body.get("client_id"))
-        if ws is not None:
-            await ws.send_text(json.dumps({"type": "executing", "data": {"node": None, "prompt_id": pid}}))
-        return Response(json.dumps({"prompt_id": pid, "number": 0, "node_errors": {}}),
-                        media_type="application/json")
-    async def ws(websocket):
-        await websocket.accept()
-        SOCKETS[websocket.query_params["clientId"]] = websocket
-        try:
-            while True:
-                await websocket.receive_text()
-        except Exception:
-            pass
-    app = Starlette(routes=[Route("/prompt", prompt, methods=["POST"]), WebSocketRoute("/ws", ws)])
-''')
+BENCH = Path(__file__).resolve().parent
 
 
 def free_port() -> int:
@@ -86,208 +62,137 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server on {port} did not start")
-
-
-def start_fakecomfy(base: str) -> tuple[subprocess.Popen[bytes], int]:
+def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """``python -m <command> --port N`` in its own process, once it accepts connections."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "fakecomfy", "serve", "--port", str(port),
-                             "--base-directory", base, "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_up(port)
-    return proc, port
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([sys.executable, "-m", *command, "--port", str(port)], env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=errors)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return proc, port
+            except OSError:
+                time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        errors.seek(0)
+        tail = errors.read().decode(errors="replace").strip().splitlines()[-5:]
+    raise RuntimeError(f"{' '.join(command)} did not start on port {port}:\n" + "\n".join(tail))
 
 
-def start_bare(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    with open(f"{workdir}/bare_app.py", "w") as f:
-        f.write(BARE_APP)
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
-                             "--log-level", "warning", "--no-access-log"], cwd=workdir,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_up(port)
-    return proc, port
+def start_fakecomfy(tmp: str) -> tuple[subprocess.Popen[bytes], int]:
+    # its default directory (stand-in models, input/example.png), made in TMPDIR
+    return start(["fakecomfy", "serve", "--quiet"], {"TMPDIR": tmp})
 
 
-def workflow(size: int, prefix: str, color: int = 0) -> dict[str, object]:
-    return {"1": {"class_type": "EmptyImage", "inputs": {"width": size, "height": size, "batch_size": 1,
-                                                         "color": color % 16777216}},
-            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}}}
+def start_floor(floor: str) -> tuple[subprocess.Popen[bytes], int]:
+    return start(["uvicorn", "floor:app", "--app-dir", str(BENCH), "--log-level", "warning", "--no-access-log"],
+                 {"FLOOR_WORKLOAD": floor})
 
 
-class SimpleClient:
-    """``http.client`` for HTTP, websockets' sync client (a reader thread) for the WebSocket."""
-
-    def __init__(self, port: int, cid: str) -> None:
-        # max_queue=None: status broadcasts of other clients' prompts keep arriving after a client
-        # stops reading; with a bounded queue its reader thread stalls and close() waits 10 s.
-        self.ws = connect(f"ws://127.0.0.1:{port}/ws?clientId={cid}", compression=None, max_size=None,
-                          max_queue=None)
-        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def post(self, path: str, body: bytes) -> bytes:
-        self.http.request("POST", path, body, {"Content-Type": "application/json"})
-        response = self.http.getresponse()
-        data = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"POST {path}: {response.status} {data[:200]!r}")
-        return data
-
-    def recv(self) -> str | bytes:
-        return self.ws.recv()
-
-    def close(self) -> None:
-        self.http.close()
-        self.ws.close()
+@dataclass
+class Tally:
+    prompts: int = 0
+    messages: int = 0  # read after a POST, up to and including its done message
+    end: float = 0.0   # when the last prompt was done (closing is not part of the work measured)
 
 
-class LeanClient:
-    """Keep-alive HTTP/1.1 requests and a WebSocket, both on blocking sockets and written and read
-    directly: the handshake is checked (101 and ``Sec-WebSocket-Accept``) and every frame the
-    server sends is decoded (text as UTF-8), but with a few lines per frame instead of a
-    general-purpose protocol stack, so that the loop's time is the server's."""
-
-    def __init__(self, port: int, cid: str) -> None:
-        # One receive buffer for every read: recv(n) allocates n bytes per call, which for a
-        # large n is an mmap, an mremap and a munmap (and page faults) per message burst.
-        self.buffer = bytearray(1 << 20)
-        self.http = self._connect(port)
-        self.http_buffer = b""
-        self.sock = self._connect(port)
-        key = base64.b64encode(os.urandom(16))
-        self.sock.sendall(b"GET /ws?clientId=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                          b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                          % (cid.encode(), port, key))
-        head, self.ws_buffer = self._head(self.sock, b"")
-        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
-        headers = {name.strip().lower(): value.strip()
-                   for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])}
-        if not head.startswith(b"HTTP/1.1 101 ") or headers.get(b"sec-websocket-accept") != accept:
-            raise ConnectionError(f"WebSocket handshake refused: {head!r}")
-        self.messages: collections.deque[str | bytes] = collections.deque()
-
-    @staticmethod
-    def _connect(port: int) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # Blocking, with the 30 s limit kept by the kernel: a Python-level timeout polls before
-        # every read and write.
-        sock.settimeout(None)
-        limit = struct.pack("ll", 30, 0)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
-        return sock
-
-    def _head(self, sock: socket.socket, buffer: bytes) -> tuple[bytes, bytes]:
-        """An HTTP response head read from ``sock`` after ``buffer``, and the bytes after it."""
-        while b"\r\n\r\n" not in buffer:
-            buffer += self._recv(sock)
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        return head, rest
-
-    def _recv(self, sock: socket.socket) -> bytes:
-        size = sock.recv_into(self.buffer)
-        if not size:
-            raise ConnectionError("the server closed the connection")
-        return bytes(memoryview(self.buffer)[:size])
-
-    def _read(self) -> None:
-        """Decode the whole frames received so far (RFC 6455 5.2: a server's are unmasked)."""
-        buf = self.ws_buffer + self._recv(self.sock) if self.ws_buffer else self._recv(self.sock)
-        pos, end = 0, len(buf)
-        while end - pos >= 2:
-            first, second = buf[pos], buf[pos + 1]
-            length, start = second & 0x7F, pos + 2
-            if second & 0x80 or not first & 0x80:
-                raise ConnectionError("a masked or fragmented frame from the server")
-            if length == 126:
-                length, start = int.from_bytes(buf[start:start + 2], "big"), start + 2
-            elif length == 127:
-                length, start = int.from_bytes(buf[start:start + 8], "big"), start + 8
-            if start + length > end:
-                break
-            opcode, payload = first & 0x0F, buf[start:start + length]
-            if opcode == 1:
-                self.messages.append(payload.decode("utf-8"))
-            elif opcode == 2:
-                self.messages.append(payload)
-            elif opcode == 9:  # ping: a masked pong with the same data
-                self.sock.sendall(Frame(Opcode.PONG, payload).serialize(mask=True, extensions=[]))
-            elif opcode == 8:
-                raise ConnectionError("the server closed the WebSocket")
-            pos = start + length
-        self.ws_buffer = buf[pos:]
-
-    def recv(self) -> str | bytes:
-        while not self.messages:
-            self._read()
-        return self.messages.popleft()
-
-    def post(self, path: str, body: bytes) -> bytes:
-        self.http.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
-        head, rest = self._head(self.http, self.http_buffer)
-        found = CONTENT_LENGTH.search(head)
-        if found is None:
-            raise RuntimeError(f"POST {path}: no Content-Length in {head!r}")
-        length = int(found.group(1))
-        while len(rest) < length:
-            rest += self._recv(self.http)
-        self.http_buffer = rest[length:]
-        if head[9:12] != b"200":
-            raise RuntimeError(f"POST {path}: {head[:40]!r} {rest[:200]!r}")
-        return rest[:length]
-
-    def close(self) -> None:
-        self.http.close()
-        self.sock.close()
-
-
-CLIENTS: dict[str, type[SimpleClient] | type[LeanClient]] = {"lean": LeanClient, "simple": SimpleClient}
-CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
-
-
-def client_loop(kind: str, port: int, size: int, deadline: float, counts: list[int], ends: list[float],
-                index: int) -> None:
+def client_loop(kind: str, port: int, workload: Workload, deadline: float, tally: Tally, index: int) -> None:
     cid = uuid.uuid4().hex
-    client = CLIENTS[kind](port, cid)
-    done = 0
+    client = SYNC_CLIENTS[kind](port, cid)
     try:
+        client.recv()  # the greeting, not counted
         while time.monotonic() < deadline:
-            # a distinct colour per prompt: every prompt really runs and writes its PNG
-            body = json.dumps({"prompt": workflow(size, f"bench{index}/img", done), "client_id": cid}).encode()
+            body = json.dumps({"prompt": workload.build(index), "client_id": cid}).encode()
             pid = json.loads(client.post("/prompt", body))["prompt_id"]
             while True:
-                frame = client.recv()
-                if isinstance(frame, str) and '"node": null' in frame and pid in frame:
+                tally.messages += 1
+                if client.is_done(client.recv(), pid):
                     break
-            done += 1
-        ends[index] = time.monotonic()  # closing is not part of the work measured
+            tally.prompts += 1
+        tally.end = time.monotonic()
     finally:
         client.close()
-    counts[index] = done
 
 
-def throughput(kind: str, port: int, size: int, clients: int, seconds: float) -> float:
-    counts = [0] * clients
-    ends = [0.0] * clients
-    start = time.monotonic()
-    deadline = start + seconds
-    threads = [threading.Thread(target=client_loop, args=(kind, port, size, deadline, counts, ends, i))
-               for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (max(ends) - start)
+async def async_client_loop(kind: str, port: int, workload: Workload, deadline: float, tally: Tally,
+                            index: int) -> None:
+    cid = uuid.uuid4().hex
+    client = ASYNC_CLIENTS[kind](port, cid)
+    await client.open()
+    try:
+        await client.recv()  # the greeting, not counted
+        while time.monotonic() < deadline:
+            body = json.dumps({"prompt": workload.build(index), "client_id": cid}).encode()
+            pid = json.loads(await client.post("/prompt", body))["prompt_id"]
+            while True:
+                tally.messages += 1
+                if client.is_done(await client.recv(), pid):
+                    break
+            tally.prompts += 1
+        tally.end = time.monotonic()
+    finally:
+        await client.close()
+
+
+async def _gather(kind: str, port: int, workload: Workload, deadline: float, tallies: list[Tally]) -> None:
+    await asyncio.gather(*(async_client_loop(kind, port, workload, deadline, t, i) for i, t in enumerate(tallies)))
+
+
+def throughput(kind: str, port: int, workload: Workload, clients: int, seconds: float) -> tuple[float, float]:
+    """(prompts/s over all clients, messages read per prompt) of one run."""
+    tallies = [Tally() for _ in range(clients)]
+    begin = time.monotonic()
+    deadline = begin + seconds
+    if kind in ASYNC_CLIENTS:
+        asyncio.run(_gather(kind, port, workload, deadline, tallies))
+    else:
+        threads = [threading.Thread(target=client_loop, args=(kind, port, workload, deadline, t, i))
+                   for i, t in enumerate(tallies)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    prompts = sum(t.prompts for t in tallies)
+    if not prompts:
+        raise RuntimeError(f"{workload.name} on port {port}: no prompt finished in {seconds:g} s")
+    return prompts / (max(t.end for t in tallies) - begin), sum(t.messages for t in tallies) / prompts
+
+
+def record(port: int, workload: Workload) -> list[str | bytes]:
+    """Every message of one prompt, the second in a row (so the cache is in its steady state)."""
+    cid = uuid.uuid4().hex
+    client = LeanClient(port, cid)
+    try:
+        client.recv()  # the greeting
+        for _ in range(2):
+            pid = json.loads(client.post("/prompt", json.dumps({"prompt": workload.build(0),
+                                                                 "client_id": cid}).encode()))["prompt_id"]
+            messages = [client.recv()]
+            while not client.is_done(messages[-1], pid):
+                messages.append(client.recv())
+        return messages
+    finally:
+        client.close()
+
+
+def compare(label: str, fake: list[str | bytes], floor: list[str | bytes]) -> str:
+    def kind(m: str | bytes) -> str:
+        return "binary" if isinstance(m, bytes) else str(json.loads(m)["type"])
+
+    def size(m: str | bytes) -> int:
+        return len(m if isinstance(m, bytes) else m.encode())
+
+    line = (f"  {label:<22} fake {len(fake):3} messages {sum(map(size, fake)):6} B, "
+            f"floor {len(floor):3} messages {sum(map(size, floor)):6} B: ")
+    kinds = [kind(m) for m in fake], [kind(m) for m in floor]
+    if kinds[0] != kinds[1]:
+        at = next((i for i, (a, b) in enumerate(zip(*kinds)) if a != b), min(map(len, kinds)))
+        return line + f"DIFFERENT types from message {at}: fake {kinds[0][at:at + 3]}, floor {kinds[1][at:at + 3]}"
+    gaps = [abs(size(a) - size(b)) for a, b in zip(fake, floor)]
+    return line + ("same types and sizes" if not any(gaps) else f"same types, sizes differ by up to {max(gaps)} B")
 
 
 def cpu_ticks() -> tuple[int, int] | None:
@@ -300,50 +205,94 @@ def cpu_ticks() -> tuple[int, int] | None:
     return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
+def names(text: str, choices: list[str], what: str) -> list[str]:
+    chosen = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in choices]
+    if unknown or not chosen:
+        raise SystemExit(f"--{what}: expected a comma-separated list of {', '.join(choices)}; got {text!r}")
+    return chosen
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of one run")
     ap.add_argument("--runs", type=int, default=5, help="runs per row; the median is shown")
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--client", choices=sorted(CLIENTS), default="lean")
+    ap.add_argument("--clients", type=int, default=8, help="clients of the concurrent row")
+    ap.add_argument("--client", default="lean,wsclient", help="clients to measure every row with: "
+                    + ",".join([*SYNC_CLIENTS, *ASYNC_CLIENTS]))
+    ap.add_argument("--rows", default=",".join(BY_NAME), help="workloads to measure")
     args = ap.parse_args()
+    kinds = names(args.client, [*SYNC_CLIENTS, *ASYNC_CLIENTS], "client")
+    rows = [BY_NAME[n] for n in names(args.rows, list(BY_NAME), "rows")]
+    rows.sort(key=WORKLOADS.index)
     # Outputs go to memory (/dev/shm) where there is one: on a disk, writeback of thousands of
-    # small PNGs makes the figures swing by 2x from run to run.
+    # PNGs makes the figures swing by 2x from run to run.
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     with tempfile.TemporaryDirectory(dir=shm) as tmp:
         fake, fake_port = start_fakecomfy(tmp)
-        bare, bare_port = start_bare(tmp)
-        before = cpu_ticks()
+        floors = {w.floor: start_floor(w.floor) for w in rows}
+        procs = [fake] + [proc for proc, _ in floors.values()]
         try:
-            throughput(args.client, fake_port, 64, 1, 1.0)  # warm-up
-            # (row, fake or floor, port, size, clients); runs go round-robin over all of them, so
-            # that each row samples the same moments of a noisy host
-            plan = [(0, 0, fake_port, 64, 1), (0, 1, bare_port, 64, 1), (1, 0, fake_port, 512, 1),
-                    (2, 0, fake_port, 64, args.clients), (2, 1, bare_port, 64, args.clients)]
-            rates: dict[tuple[int, int], list[float]] = {(row, side): [] for row, side, *_ in plan}
-            for _ in range(args.runs):
-                for row, side, port, size, clients in plan:
-                    rates[row, side].append(throughput(args.client, port, size, clients, args.seconds))
+            print("one prompt's messages (steady state):")
+            for floor, (_, floor_port) in floors.items():
+                w = next(w for w in rows if w.floor == floor)
+                print(compare(w.label, record(fake_port, w), record(floor_port, w)))
+            for kind in kinds:  # warm-up: imports, first connections, the sampler's cache
+                throughput(kind, fake_port, rows[0], 1, 0.3)
+            before = cpu_ticks()
+            results = measure(args, kinds, rows, fake_port, {floor: port for floor, (_, port) in floors.items()})
+            after = cpu_ticks()
         finally:
-            fake.terminate()
-            bare.terminate()
-            fake.wait()
-            bare.wait()
-        after = cpu_ticks()
-    print(f"client: {args.client}; median of {args.runs} runs of {args.seconds:g} s (taken in turns)")
-    print(f"{'workload':<22} {'fakecomfy/s':>12} {'(min-max)':>12} {'bare floor/s':>13} {'real 0.8.0/s':>13} "
-          f"{'vs real':>8}")
-    names = [("64 px, sequential", "64px"), ("512 px, sequential", "512px"),
-             (f"64 px, {args.clients} clients", "concurrent")]
-    for row, (name, reference) in enumerate(names):
-        real = REAL_COMFYUI[reference]
-        fake_rates, floor_rates = rates[row, 0], rates.get((row, 1))
-        fake_rate = statistics.median(fake_rates)
-        spread = f"({min(fake_rates):.0f}-{max(fake_rates):.0f})"
-        floor_text = f"{statistics.median(floor_rates):13.0f}" if floor_rates else f"{'-':>13}"
-        print(f"{name:<22} {fake_rate:12.0f} {spread:>12} {floor_text} {real:13.0f} {fake_rate / real:7.1f}x")
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait()
+    print_table(args, kinds, rows, results)
     if before is not None and after is not None and after[1] > before[1]:
         print(f"CPU steal during the runs: {100 * (after[0] - before[0]) / (after[1] - before[1]):.1f} %")
+
+
+Results = dict[tuple[str, str, str, bool], list[tuple[float, float]]]
+
+
+def measure(args: argparse.Namespace, kinds: list[str], rows: list[Workload], fake_port: int,
+            floor_ports: dict[str, int]) -> Results:
+    """Every (workload or floor, client, "fake" or "floor", concurrent) -> its runs' results."""
+    # Runs go round-robin over all entries, so that each row samples the same moments of a noisy
+    # host; workloads with the same messages (EmptyImage 64 and 512 px) share their floor's runs.
+    plan: dict[tuple[str, str, str, bool], tuple[Workload, int]] = {}
+    for kind in kinds:
+        for w in rows:
+            plan[w.name, kind, "fake", w.concurrent] = (w, fake_port)
+            plan.setdefault((w.floor, kind, "floor", w.concurrent), (w, floor_ports[w.floor]))
+    results: Results = {key: [] for key in plan}
+    for _ in range(args.runs):
+        for key, (w, port) in plan.items():
+            results[key].append(throughput(key[1], port, w, args.clients if w.concurrent else 1, args.seconds))
+    return results
+
+
+def print_table(args: argparse.Namespace, kinds: list[str], rows: list[Workload], results: Results) -> None:
+    print(f"\nmedian of {args.runs} runs of {args.seconds:g} s (taken in turns); floor: the same client, "
+          "the same messages per prompt as real ComfyUI, no other work")
+    labels = {w.name: f"{w.label}, {args.clients} clients" if w.concurrent else f"{w.label}, sequential"
+              for w in rows}
+    width = max(map(len, labels.values()))
+    print(f"{'workload':<{width}} {'client':<9} {'fakecomfy/s':>11} {'(min-max)':>13} {'floor/s':>8} "
+          f"{'fake/floor':>10} {'msgs':>7} {'real 0.8.0/s':>12} {'vs real':>8}")
+    for w in rows:
+        for kind in kinds:
+            fake = results[w.name, kind, "fake", w.concurrent]
+            floor = results[w.floor, kind, "floor", w.concurrent]
+            rate, floor_rate = statistics.median(r for r, _ in fake), statistics.median(r for r, _ in floor)
+            spread = f"({min(r for r, _ in fake):.0f}-{max(r for r, _ in fake):.0f})"
+            msgs = f"{statistics.median(m for _, m in fake):.0f}/{statistics.median(m for _, m in floor):.0f}"
+            reference = REAL_COMFYUI.get(w.name) if args.clients == 8 or not w.concurrent else None
+            real = f"{reference:12.0f} {rate / reference:7.1f}x" if reference else f"{'-':>12} {'-':>8}"
+            print(f"{labels[w.name]:<{width}} {kind:<9} {rate:11.0f} {spread:>13} {floor_rate:8.0f} "
+                  f"{rate / floor_rate:9.2f}x {msgs:>7} {real}")
+    print("msgs: messages a client read per prompt, fake/floor (the concurrent row counts the other "
+          "clients' status broadcasts; a row's first prompt after another workload's runs more nodes)")
 
 
 if __name__ == "__main__":
