@@ -69,7 +69,9 @@ class PlainClient:
 
 
 class WsClient(PlainClient):
-    """websocket-client + ``http.client``, with their defaults (no timeouts)."""
+    """websocket-client + ``http.client``, with their defaults (no timeouts). Without ``wsaccel``
+    websocket-client checks the UTF-8 of every text frame in pure Python, about two thirds of its
+    time per message: its floor for a 57-message prompt is about 200/s on a 2-core machine."""
 
     def __init__(self, port: int, cid: str) -> None:
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws?clientId={cid}")
