@@ -228,19 +228,24 @@ def main() -> None:
     # Outputs go to memory (/dev/shm) where there is one: on a disk, writeback of thousands of
     # PNGs makes the figures swing by 2x from run to run.
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(dir=shm) as tmp:
-        fake, fake_port = start_fakecomfy(tmp)
-        floors = {w.floor: start_floor(w.floor) for w in rows}
-        procs = [fake] + [proc for proc, _ in floors.values()]
         try:
+            fake, fake_port = start_fakecomfy(tmp)
+            procs.append(fake)
+            floor_ports: dict[str, int] = {}
+            for w in rows:  # one floor per message list: EmptyImage's rows share theirs
+                if w.floor not in floor_ports:
+                    proc, floor_ports[w.floor] = start_floor(w.floor)
+                    procs.append(proc)
             print("one prompt's messages (steady state):")
-            for floor, (_, floor_port) in floors.items():
+            for floor, floor_port in floor_ports.items():
                 w = next(w for w in rows if w.floor == floor)
                 print(compare(w.label, record(fake_port, w), record(floor_port, w)))
             for kind in kinds:  # warm-up: imports, first connections, the sampler's cache
                 throughput(kind, fake_port, rows[0], 1, 0.3)
             before = cpu_ticks()
-            results = measure(args, kinds, rows, fake_port, {floor: port for floor, (_, port) in floors.items()})
+            results = measure(args, kinds, rows, fake_port, floor_ports)
             after = cpu_ticks()
         finally:
             for proc in procs:
