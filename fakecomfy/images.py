@@ -1,26 +1,23 @@
-"""Deterministic pictures, PNG encoding with ComfyUI's metadata, and latent previews.
+"""Deterministic pictures, conversions and latent previews (PNG files are :mod:`fakecomfy.png`).
 
 Everything here is plain numpy + Pillow. IMAGE values are float32 ``[H, W, C]`` (one batch
 item) or ``[B, H, W, C]`` arrays in 0..1; LATENT samples are float32 ``[B, C, h, w]``
 (``[B, C, T, h, w]`` for video latents).
+
+A picture is drawn the way a decoded latent looks: one colour per 8x8-pixel cell (the latent's
+resolution), with the prompt text at full resolution on a dark caption band. That makes it cheap
+to draw, to enlarge and to PNG-encode (rows repeat in eights), and the caption only depends on
+the text and the size, so it is drawn once per text.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
-import struct
-import zlib
 import textwrap
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from PIL.PngImagePlugin import PngInfo
-
-from fakecomfy import jsontext
-from fakecomfy.repeat_zlib import repeated_rows
 
 # Our latent colour space: RGB = (latent @ LATENT_RGB + 1) / 2 for a 4-channel latent.
 # Own coefficients, in the spirit of ComfyUI's latent2rgb factors (same shape, same role).
@@ -33,23 +30,98 @@ LATENT_RGB = np.array([
 # Encoding is the exact inverse on RGB: pinv(LATENT_RGB) @ LATENT_RGB is the identity.
 RGB_LATENT = np.linalg.pinv(LATENT_RGB).astype(np.float32)
 
-DEFAULT_COMPRESS_LEVEL = 4
+CELL = 8  # pixels per side of a cell: a latent cell of ComfyUI's image models
+BAND_COLOUR = np.array([0.07, 0.07, 0.09], dtype=np.float32)  # the caption band, under white text
 _MIN_FONT, _MAX_FONT = 7, 48
-_PATTERN_SIZE = 128
+_PATTERN_SIZE = 128  # the pattern is drawn at most this many cells wide, then enlarged
 
 
 # ---- rendering --------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Caption:
+    """The prompt text on its band, for one (text, width, height): ``pixels`` are the band's rows."""
+
+    pixels: np.ndarray  # float32 [rows, width, 3], read-only; rows is a whole number of cells
+    cell_means: np.ndarray  # float32 [rows / 8, ceil(width / 8), 3]: the band as cells see it
+
+    @property
+    def rows(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Drawing:
+    """A picture before it is made into pixels: cells, and the caption band from row ``top``."""
+
+    cells: np.ndarray  # float32 [ceil(height / 8), ceil(width / 8), 3] in 0..1
+    width: int
+    height: int
+    caption: Caption | None = None
+    top: int = 0  # a multiple of CELL
+
+    @property
+    def band(self) -> tuple[int, int]:
+        """The pixel rows ``[start, stop)`` the caption covers (empty without one)."""
+        if self.caption is None:
+            return self.top, self.top
+        return self.top, min(self.height, self.top + self.caption.rows)
+
+    def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Pixel rows ``[start, stop)`` as float32 ``[stop - start, width, 3]``."""
+        out = expand_cells(self.cells, start, stop, self.width, out)
+        band_start, band_stop = self.band
+        first, last = max(start, band_start), min(stop, band_stop)
+        if self.caption is not None and first < last:
+            out[first - start:last - start] = self.caption.pixels[first - band_start:last - band_start]
+        return out
+
+    def pixels(self) -> np.ndarray:
+        """The whole picture, float32 ``[height, width, 3]``."""
+        return self.rows(0, self.height)
+
+    def cell_means(self) -> np.ndarray:
+        """The mean colour of every cell (what our VAE encodes), float32 ``[h, w, 3]``."""
+        start, stop = self.band
+        if self.caption is None or start == stop:
+            return self.cells
+        means = self.cells.copy()
+        covered = self.caption.cell_means[:(stop - start + CELL - 1) // CELL]
+        means[start // CELL:start // CELL + len(covered)] = covered
+        return means
+
+
+def draw(seed: int, text: str, width: int, height: int, variant: str = "") -> Drawing:
+    """The picture of a seed and a text (see :func:`render`), as cells and a caption."""
+    rng = np.random.default_rng(_digest(f"{seed}\0{variant}\0{text}"))
+    cells = _smooth_pattern(rng, -(-width // CELL), -(-height // CELL))
+    words = " ".join(text.split())
+    caption = _caption(words, width, height) if words else None
+    if caption is None:
+        return Drawing(cells, width, height)
+    top = max(0, height - caption.rows - int(rng.integers(0, max(1, height // 8))))
+    return Drawing(cells, width, height, caption, top // CELL * CELL)
+
+
 def render(seed: int, text: str, width: int, height: int, variant: str = "") -> np.ndarray:
     """A float32 ``[height, width, 3]`` picture: a seed-driven pattern with ``text`` on it.
 
     The same arguments always give identical pixels; another seed, text or ``variant`` gives a
     visibly different picture (``variant`` lets callers fold other settings into the pattern).
     """
-    rng = np.random.default_rng(_digest(f"{seed}\0{variant}\0{text}"))
-    picture = _smooth_pattern(rng, width, height)
-    if text.strip():
-        _draw_text(picture, text, rng)
-    return picture
+    return draw(seed, text, width, height, variant).pixels()
+
+
+def expand_cells(cells: np.ndarray, start: int, stop: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Pixel rows ``[start, stop)`` of a ``[h, w, C]`` cell picture, each cell 8x8 pixels."""
+    first, last = start // CELL, -(-stop // CELL)
+    if out is None:
+        out = np.empty((stop - start, width, cells.shape[-1]), dtype=np.float32)
+    row_pixels = np.repeat(cells[first:last], CELL, axis=1)[:, :width]  # one pixel row per cell row
+    if start % CELL == 0 and stop % CELL == 0:  # copy each whole row 8 times
+        out.reshape(last - first, CELL, width, cells.shape[-1])[:] = row_pixels[:, None]
+    else:
+        out[:] = np.repeat(row_pixels, CELL, axis=0)[start - first * CELL:stop - first * CELL]
+    return out
 
 
 def _digest(key: str) -> int:
@@ -67,25 +139,33 @@ def _smooth_pattern(rng: np.random.Generator, width: int, height: int) -> np.nda
 
 
 def _pattern(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """Diagonal two-colour gradient, three soft blobs and faint stripes."""
-    x = (np.arange(width, dtype=np.float32) + 0.5)[None, :] / width
-    y = (np.arange(height, dtype=np.float32) + 0.5)[:, None] / height
-    c0, c1 = rng.uniform(0.1, 0.95, size=(2, 3)).astype(np.float32)
+    """Diagonal two-colour gradient, three soft blobs and faint stripes.
+
+    Each term is separable in x and y (a Gaussian is the product of two, a sine of a sum the sum
+    of two products), so it is drawn as outer products of a row and a column; the colour planes
+    come first while drawing, since numpy is slow at broadcasting over a last axis of 3."""
+    x = (np.arange(width, dtype=np.float32) + 0.5) / width
+    y = (np.arange(height, dtype=np.float32) + 0.5) / height
+    c0, c1 = rng.uniform(0.1, 0.95, size=(2, 3, 1, 1)).astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
-    t = np.clip(0.5 + (x - 0.5) * np.float32(np.cos(angle)) + (y - 0.5) * np.float32(np.sin(angle)), 0, 1)
-    picture = c0 + t[..., None] * (c1 - c0)
+    t = np.add.outer((y - 0.5) * np.float32(np.sin(angle)) + 0.5, (x - 0.5) * np.float32(np.cos(angle)))
+    np.clip(t, 0, 1, out=t)
+    planes = c0 + t * (c1 - c0)  # [3, height, width]
     for _ in range(3):
         cx, cy = rng.uniform(0.1, 0.9, size=2)
         radius = np.float32(rng.uniform(0.12, 0.35))
-        colour = rng.uniform(0.0, 1.0, size=3).astype(np.float32)
-        weight = np.exp(-((x - np.float32(cx)) ** 2 + (y - np.float32(cy)) ** 2) / (radius * radius))
-        weight = (np.float32(0.85) * weight)[..., None]
-        picture = picture + weight * (colour - picture)
+        colour = rng.uniform(0.0, 1.0, size=(3, 1, 1)).astype(np.float32)
+        across = np.exp(-(x - np.float32(cx)) ** 2 / (radius * radius))
+        down = np.exp(-(y - np.float32(cy)) ** 2 / (radius * radius)) * np.float32(0.85)
+        planes += np.multiply.outer(down, across) * (colour - planes)
     freq, phase, tilt = rng.uniform(3, 12), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi)
-    stripes = np.sin(np.float32(2 * np.pi * freq) * (x * np.float32(np.cos(tilt)) + y * np.float32(np.sin(tilt)))
-                     + np.float32(phase))
-    picture = picture + np.float32(0.04) * stripes[..., None]
-    return np.clip(picture, 0, 1).astype(np.float32, copy=False)
+    across = np.float32(2 * np.pi * freq * np.cos(tilt)) * x
+    down = np.float32(2 * np.pi * freq * np.sin(tilt)) * y + np.float32(phase)
+    stripes = np.multiply.outer(np.sin(down), np.cos(across))
+    stripes += np.multiply.outer(np.cos(down), np.sin(across))
+    planes += np.float32(0.04) * stripes
+    np.clip(planes, 0, 1, out=planes)
+    return np.ascontiguousarray(planes.transpose(1, 2, 0))
 
 
 @functools.lru_cache(maxsize=32)
@@ -99,26 +179,33 @@ def _average_char_width(size: int) -> float:
     return max(1.0, float(_font(size).getlength(sample)) / len(sample))
 
 
-def _draw_text(picture: np.ndarray, text: str, rng: np.random.Generator) -> None:
-    """Write ``text`` in white on a darkened band across the lower part of ``picture``."""
-    height, width = picture.shape[:2]
+@functools.lru_cache(maxsize=32)
+def _caption(text: str, width: int, height: int) -> Caption | None:
+    """White ``text`` on a dark band as wide as the picture, a whole number of cells tall and at
+    most half the picture's, so that the seed's cells show on the rest (none on one cell row)."""
+    most = -(-height // CELL) // 2 * CELL
     size = int(np.clip(round(min(width, height) / 14), _MIN_FONT, _MAX_FONT))
     font = _font(size)
     margin = max(1, size // 3)
     per_line = max(1, int((width - 2 * margin) / _average_char_width(size)))
-    lines = textwrap.wrap(" ".join(text.split()), per_line)[: max(1, (height // 2) // (size + 2))]
-    if not lines:
-        return
+    lines = textwrap.wrap(text, per_line)[: max(1, (height // 2) // (size + 2))]
+    if not lines or not most:
+        return None
     block = len(lines) * (size + 2) + 2 * margin
-    top = max(0, height - block - int(rng.integers(0, max(1, height // 8))))
-    mask = Image.new("L", (width, min(block, height - top)))
-    draw = ImageDraw.Draw(mask)
+    rows = min(-(-block // CELL) * CELL, most)
+    mask = Image.new("L", (width, rows))
+    draw_on = ImageDraw.Draw(mask)
+    offset = margin + max(0, rows - block) // 2  # centred in the band
     for i, line in enumerate(lines):
-        draw.text((margin, margin + i * (size + 2)), line, fill=255, font=font)
+        draw_on.text((margin, offset + i * (size + 2)), line, fill=255, font=font)
     ink = np.asarray(mask, dtype=np.float32)[..., None] * np.float32(1 / 255)
-    band = picture[top:top + mask.height]  # a view: the text only touches these rows
-    band *= np.float32(0.5)  # a darker band keeps the text readable on any background
-    band += ink * (1 - band)
+    pixels = BAND_COLOUR + ink * (1 - BAND_COLOUR)
+    pixels.flags.writeable = False
+    cells_wide = -(-width // CELL)
+    padded = np.pad(pixels, ((0, 0), (0, cells_wide * CELL - width), (0, 0)), mode="edge")
+    means = padded.reshape(rows // CELL, CELL, cells_wide, CELL, 3).mean(axis=(1, 3), dtype=np.float32)
+    means.flags.writeable = False
+    return Caption(pixels, means)
 
 
 # ---- conversions ------------------------------------------------------------------------------
@@ -126,8 +213,13 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     """0..1 floats to bytes the way ComfyUI's savers do it: ``clip(255 * x)``, truncated."""
     if is_solid(image):  # convert the one pixel, keep the broadcast
         return np.broadcast_to(to_uint8(np.ascontiguousarray(image[(0,) * (image.ndim - 1)])), image.shape)
+    scaled = np.float32(255.0) * image
+    if not isinstance(scaled, np.ndarray):  # a 0-d array gives a scalar
+        return np.asarray(np.minimum(np.maximum(scaled, 0), 255)).astype(np.uint8)
     # np.clip's Python wrappers cost more than the work on small pictures; same values (NaN too)
-    return np.minimum(np.maximum(np.float32(255.0) * image, 0), 255).astype(np.uint8)
+    np.maximum(scaled, 0, out=scaled)
+    np.minimum(scaled, 255, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def is_solid(image: np.ndarray) -> bool:
@@ -146,72 +238,6 @@ def to_pil(image: np.ndarray) -> Image.Image:
 def from_pil(img: Image.Image) -> np.ndarray:
     """A PIL image as a float32 ``[H, W, C]`` array in 0..1."""
     return np.asarray(img, dtype=np.float32) / np.float32(255.0)
-
-
-# ---- PNG --------------------------------------------------------------------------------------
-def metadata_chunks(prompt: Any = None, extra_pnginfo: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """ComfyUI's PNG text chunks: ``prompt`` and one per ``extra_pnginfo`` key, JSON-dumped."""
-    chunks: dict[str, str] = {}
-    if prompt is not None:
-        chunks["prompt"] = jsontext.dumps(prompt)
-    if extra_pnginfo is not None:
-        for key in extra_pnginfo:
-            chunks[key] = jsontext.dumps(extra_pnginfo[key])
-    return chunks
-
-
-def png_bytes(image: Image.Image | np.ndarray, text_chunks: Mapping[str, str] | None = None,
-              compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
-    """A PNG file of ``image`` carrying ``text_chunks`` as tEXt chunks (none when empty)."""
-    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[-1] in (3, 4) and is_solid(image):
-        solid = _solid_png(image, text_chunks or {}, compress_level)
-        if solid is not None:
-            return solid
-    img = image if isinstance(image, Image.Image) else to_pil(image)
-    info = None
-    if text_chunks:
-        info = PngInfo()
-        for key, value in text_chunks.items():
-            info.add_text(key, value)
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG", pnginfo=info, compress_level=compress_level)
-    return buffer.getvalue()
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
-
-
-def _pixel_bytes(values: list[float]) -> bytes:
-    """``to_uint8`` of one float32 pixel in plain Python (numpy's call overhead is most of the
-    work here): the product is rounded to float32 like numpy's, then clipped and truncated."""
-    out = bytearray()
-    for value in values:
-        scaled = _FLOAT32.unpack(_FLOAT32.pack(255.0 * value))[0] if abs(value) < 1e30 else 255.0 * value
-        out.append(0 if not scaled > 0 else 255 if scaled >= 255 else int(scaled))  # NaN -> 0
-    return bytes(out)
-
-
-_FLOAT32 = struct.Struct("=f")
-
-
-def _solid_png(image: np.ndarray, text_chunks: Mapping[str, str], level: int) -> bytes | None:
-    """The PNG of a one-colour picture without Pillow: EmptyImage -> SaveImage is the workflow
-    clients test with most, and Pillow spends milliseconds filtering a flat picture."""
-    height, width, channels = image.shape
-    first = image[0, 0]
-    pixel = _pixel_bytes(first.tolist()) if first.dtype == np.float32 else \
-        to_uint8(np.ascontiguousarray(first)).tobytes()
-    try:
-        texts = [key.encode("latin-1") + b"\0" + value.encode("latin-1") for key, value in text_chunks.items()]
-    except UnicodeEncodeError:
-        return None  # Pillow writes such text as iTXt: let it
-    color_type = 2 if channels == 3 else 6
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    idat = repeated_rows(b"\0" + pixel * width, height, level)  # each row: filter type 0, pixels
-    return b"".join([b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
-                     *(_png_chunk(b"tEXt", t) for t in texts),
-                     _png_chunk(b"IDAT", idat), _png_chunk(b"IEND", b"")])
 
 
 # ---- latents ----------------------------------------------------------------------------------

@@ -384,6 +384,31 @@ def test_ksampler_with_denoise_still_reports_every_step(engine: Engine) -> None:
     assert [(d["value"], d["max"]) for d in rec.of("progress")] == [(1, 3), (2, 3), (3, 3)]
 
 
+def _sampler_timeline(engine: Engine, seed: int) -> tuple[float, float]:
+    """A 1024 px batch-4 txt2img: (time from the first to the last progress, sampler's time from
+    its ``executing`` to VAEDecode's) over the sampler's time, and the sampler's time over the
+    prompt's."""
+    prompt = txt2img(width=1024, height=1024, steps=10, seed=seed)
+    prompt["5"]["inputs"]["batch_size"] = 4
+    rec, times = Recorder(), []
+    rec.hooks.append(lambda event, data: times.append((event, data.get("node"), time.perf_counter())))
+    engine.run(prompt, recorder=rec)
+    started, ended = (next(t for e, n, t in times if e == "executing" and n == node) for node in ("3", "8"))
+    progress = [t for e, _, t in times if e == "progress"]
+    assert len(progress) == 10
+    return (progress[-1] - progress[0]) / (ended - started), (ended - started) / (times[-1][2] - times[0][2])
+
+
+def test_sampler_progress_is_spread_over_its_work_and_the_sampler_does_most(engine: Engine) -> None:
+    """Like a real sampler's: progress i after about i/steps of its work (so the first and last
+    are about 9/10 of its time apart), and the sampler takes most of a heavy prompt's time (the
+    decode and the PNGs are cheap). Fractions of a run's own times, the best of three runs, so
+    that a loaded machine does not fail it; a sampler that sends its progress in one burst does."""
+    spreads, shares = zip(*(_sampler_timeline(engine, seed) for seed in (1, 2, 3)))
+    assert max(spreads) > 0.6, spreads
+    assert max(shares) > 0.8, shares
+
+
 def _advanced(node_id: str, latent: list[Any], start: int, end: int, leftover: str) -> dict[str, Any]:
     return {"class_type": "KSamplerAdvanced", "inputs": {
         "add_noise": "enable", "noise_seed": 5, "steps": 3, "cfg": 7.0, "sampler_name": "euler",

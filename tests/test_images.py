@@ -1,12 +1,8 @@
-"""Deterministic pictures, PNG metadata and latent previews (fakecomfy.images)."""
+"""Deterministic pictures, conversions and latent previews (fakecomfy.images)."""
 from __future__ import annotations
-
-import io
-import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from fakecomfy import images
 
@@ -46,6 +42,29 @@ def test_text_is_drawn_on_the_picture() -> None:
     assert changed.sum() > 200  # white glyphs on a darkened band
 
 
+def test_pictures_are_drawn_in_8px_cells_outside_the_caption() -> None:
+    drawing = images.draw(5, PROMPT, 128, 96)
+    picture = drawing.pixels()
+    start, stop = drawing.band
+    assert start % 8 == 0 and stop > start
+    outside = np.concatenate([picture[:start], picture[stop:]])
+    cells = outside.reshape(-1, 8, 16, 8, 3)
+    assert np.array_equal(cells, np.broadcast_to(cells[:, :1, :, :1], cells.shape))
+    assert not np.array_equal(picture[start:stop], images.expand_cells(drawing.cells, start, stop, 128))
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 96), (8, 40), (3, 77), (90, 96)])
+def test_drawing_rows_are_the_pictures_rows(start: int, stop: int) -> None:
+    drawing = images.draw(5, PROMPT, 120, 96)
+    assert np.array_equal(drawing.rows(start, stop), drawing.pixels()[start:stop])
+
+
+def test_cell_means_are_the_means_of_each_cells_pixels() -> None:
+    drawing = images.draw(9, PROMPT, 64, 48)
+    means = drawing.pixels().reshape(6, 8, 8, 8, 3).mean(axis=(1, 3))
+    assert np.allclose(drawing.cell_means(), means, atol=1e-6)
+
+
 def test_to_uint8_truncates_like_comfyui() -> None:
     values = np.array([0.0, 0.999, 1.0, 1.5, -0.2], dtype=np.float32)
     assert images.to_uint8(values).tolist() == [0, 254, 255, 255, 0]
@@ -55,21 +74,6 @@ def test_to_uint8_truncates_like_comfyui() -> None:
 def test_to_pil_picks_the_mode_from_the_channels(shape: tuple[int, ...], mode: str) -> None:
     img = images.to_pil(np.zeros(shape, dtype=np.float32))
     assert (img.mode, img.size) == (mode, (6, 4))
-
-
-def test_png_carries_prompt_and_extra_pnginfo_chunks_as_json() -> None:
-    prompt = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8}}}
-    chunks = images.metadata_chunks(prompt, {"workflow": {"id": "wf"}, "note": "x"})
-    data = images.png_bytes(np.zeros((2, 2, 3), dtype=np.float32), chunks)
-    with Image.open(io.BytesIO(data)) as img:
-        assert img.format == "PNG"
-        assert dict(img.text) == {"prompt": json.dumps(prompt), "workflow": '{"id": "wf"}', "note": '"x"'}
-
-
-def test_png_without_chunks_has_no_text() -> None:
-    assert images.metadata_chunks(None, None) == {}
-    with Image.open(io.BytesIO(images.png_bytes(np.ones((2, 2, 3), dtype=np.float32), {}))) as img:
-        assert dict(img.text) == {}
 
 
 def test_latent_colour_space_round_trips() -> None:
@@ -84,45 +88,3 @@ def test_latent_colour_space_round_trips() -> None:
 def test_latent_preview_is_an_rgb_picture_of_the_first_item(samples_shape: tuple[int, ...]) -> None:
     preview = images.latent_preview(np.zeros(samples_shape, dtype=np.float32))
     assert (preview.mode, preview.size) == ("RGB", (8, 12))
-
-
-@pytest.mark.parametrize(("width", "height"), [(64, 64), (512, 512), (7, 3000), (1536, 96), (3, 1)])
-def test_solid_pictures_encode_to_the_same_pixels_as_pillow(width: int, height: int) -> None:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    from fakecomfy.images import is_solid, png_bytes
-
-    solid = np.broadcast_to(np.array([0.3, 0.5, 0.9], dtype=np.float32), (height, width, 3))
-    assert is_solid(solid)
-    with Image.open(io.BytesIO(png_bytes(solid, {"prompt": "{}", "workflow": "{\"a\": 1}"}))) as fast:
-        fast.load()
-        assert fast.size == (width, height) and fast.mode == "RGB"
-        assert fast.text == {"prompt": "{}", "workflow": "{\"a\": 1}"}
-        dense = np.ascontiguousarray(solid)
-        assert not is_solid(dense)
-        with Image.open(io.BytesIO(png_bytes(dense))) as slow:
-            assert np.array_equal(np.asarray(fast), np.asarray(slow))
-
-
-def test_one_pixel_conversion_matches_to_uint8_on_float32_edge_values() -> None:
-    """The solid-PNG fast path converts its pixel without numpy; it must give to_uint8's bytes."""
-    import random
-    import warnings
-
-    import numpy as np
-
-    from fakecomfy.images import _pixel_bytes, to_uint8
-
-    rng = random.Random(3)
-    values = [0.0, -0.0, 1.0, 0.5, 2.0, -1.0, 1e-45, 3e38, -3e38, float("inf"), float("-inf"), float("nan")]
-    values += [k / 255 for k in range(256)] + [rng.random() for _ in range(5000)]
-    pixels = np.array(values, dtype=np.float32)
-    below = np.nextafter(pixels, np.float32(0))  # just under each value, where rounding decides
-    for array in (pixels, below):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # numpy on inf/nan
-            expected = to_uint8(array).tobytes()
-        assert _pixel_bytes(array.tolist()) == expected

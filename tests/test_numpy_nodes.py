@@ -21,6 +21,7 @@ from fakecomfy.executors.base import ExecutionEnv, InterruptFlag, Interrupted, N
 from fakecomfy.executors.numpy import NODES, describe, fallback
 from fakecomfy.executors.numpy.fallback import standin
 from fakecomfy.executors.numpy.values import Model, Opaque
+from fakecomfy.images import to_uint8
 from fakecomfy.settings import Settings
 from tests.conftest import SHARED
 
@@ -327,6 +328,77 @@ def test_img2img_keeps_the_pictures_size_and_decodes_to_the_original(run: Runner
     assert np.array_equal(run.out("VAEDecode", samples=latent, vae=sd15[2]), pixels)
     bigger = run.out("LatentUpscaleBy", samples=latent, upscale_method="nearest-exact", scale_by=1.5)
     assert run.out("VAEDecode", samples=bigger, vae=sd15[2]).shape == (1, 64, 96, 3)  # round(7.5) == 8
+
+
+def _sampled(run: Runner, sd15: tuple[Any, ...], latent: dict[str, Any], denoise: float = 1.0, seed: int = 1,
+             text: str = "a cat") -> dict[str, Any]:
+    model, clip, _ = sd15
+    return run.out("KSampler", model=model, seed=seed, steps=3, cfg=7.0, sampler_name="euler", scheduler="normal",
+                   positive=run.out("CLIPTextEncode", text=text, clip=clip),
+                   negative=run.out("CLIPTextEncode", text="blurry", clip=clip), latent_image=latent, denoise=denoise)
+
+
+def _photo(run: Runner, sd15: tuple[Any, ...], width: int = 64, height: int = 40) -> dict[str, Any]:
+    """A latent of a detailed picture (not drawn in cells), as VAEEncode gives it."""
+    pixels = np.random.default_rng(5).random((1, height, width, 3), dtype=np.float32)
+    return run.out("VAEEncode", pixels=pixels, vae=sd15[2])
+
+
+def _sampler_cases(run: Runner, sd15: tuple[Any, ...], case: str) -> dict[str, Any]:
+    empty = run.out("EmptyLatentImage", width=64, height=48, batch_size=1)
+    if case == "txt2img":
+        return _sampled(run, sd15, empty)
+    if case == "part-way-from-noise":
+        return _sampled(run, sd15, empty, denoise=0.5)
+    if case == "img2img":
+        return _sampled(run, sd15, _photo(run, sd15), denoise=0.6)
+    if case == "masked":
+        mask = np.zeros((1, 40, 64), dtype=np.float32)
+        mask[:, 8:24, 16:40] = 1
+        return _sampled(run, sd15, run.out("SetLatentNoiseMask", samples=_photo(run, sd15), mask=mask), denoise=0.8)
+    if case == "batch":
+        return _sampled(run, sd15, run.out("EmptyLatentImage", width=32, height=16, batch_size=3))
+    assert case == "upscaled"
+    first = _sampled(run, sd15, empty)
+    return _sampled(run, sd15, run.out("LatentUpscaleBy", samples=first, upscale_method="bilinear", scale_by=1.5),
+                    denoise=0.5)
+
+
+@pytest.mark.parametrize("case", ["txt2img", "part-way-from-noise", "img2img", "masked", "batch", "upscaled"])
+def test_saved_pngs_hold_exactly_the_decoded_pixels(run: Runner, sd15: tuple[Any, ...], base: Path,
+                                                    case: str) -> None:
+    decoded = run.out("VAEDecode", samples=_sampler_cases(run, sd15, case), vae=sd15[2])
+    ui = run("SaveImage", images=decoded, filename_prefix=case, prompt={"1": {}}).ui
+    assert ui is not None and len(ui["images"]) == decoded.shape[0]
+    for item, entry in zip(decoded, ui["images"]):
+        with Image.open(base / "output" / entry["filename"]) as img:
+            assert (img.mode, img.size, set(img.text)) == ("RGB", (decoded.shape[2], decoded.shape[1]), {"prompt"})
+            assert np.array_equal(np.asarray(img), to_uint8(item))
+
+
+def test_batch_items_are_different_pictures(run: Runner, sd15: tuple[Any, ...]) -> None:
+    decoded = run.out("VAEDecode", samples=_sampler_cases(run, sd15, "batch"), vae=sd15[2])
+    assert all(np.abs(decoded[i] - decoded[j]).mean() > 0.02 for i, j in ((0, 1), (0, 2), (1, 2)))
+
+
+def test_a_noise_mask_keeps_the_pixels_outside_it(run: Runner, sd15: tuple[Any, ...]) -> None:
+    source = _photo(run, sd15)
+    decoded = run.out("VAEDecode", samples=_sampler_cases(run, sd15, "masked"), vae=sd15[2])
+    original = run.out("VAEDecode", samples=source, vae=sd15[2])
+    assert np.array_equal(decoded[:, :8], original[:, :8]) and np.array_equal(decoded[:, 24:], original[:, 24:])
+    assert np.abs(decoded[:, 8:24, 16:40] - original[:, 8:24, 16:40]).mean() > 0.05
+
+
+@pytest.mark.parametrize(("denoise", "low", "high"), [(0.25, 0.1, 0.4), (0.75, 0.6, 0.9)])
+def test_img2img_blends_from_the_input_picture_by_denoise(run: Runner, sd15: tuple[Any, ...], denoise: float,
+                                                         low: float, high: float) -> None:
+    source = _photo(run, sd15)
+    original = run.out("VAEDecode", samples=source, vae=sd15[2])
+    full = run.out("VAEDecode", samples=_sampled(run, sd15, source), vae=sd15[2])
+    part = run.out("VAEDecode", samples=_sampled(run, sd15, source, denoise=denoise), vae=sd15[2])
+    # how far from the input towards the fully sampled picture, per pixel, on average
+    share = float(np.abs(part - original).mean() / np.abs(full - original).mean())
+    assert low < share < high
 
 
 def test_save_latent_then_load_latent_round_trips(run: Runner, base: Path) -> None:

@@ -12,7 +12,8 @@ from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult, Prev
 from fakecomfy.executors.numpy import ops, saving
 from fakecomfy.executors.numpy.registry import timed
 from fakecomfy.executors.numpy.saving import TEMP_PREFIX_LETTERS
-from fakecomfy.images import png_bytes, to_pil
+from fakecomfy.images import to_pil
+from fakecomfy.png import png_batch
 
 SAVE_COMPRESS_LEVEL = 4
 PREVIEW_COMPRESS_LEVEL = 1
@@ -25,9 +26,9 @@ def save_images(ctx: NodeContext, batch: np.ndarray, prefix: str, file_type: str
     height, width = batch[0].shape[:2]
     target = saving.save_target(ctx, prefix, width, height, file_type)
     entries, names = [], []
-    for number, item in enumerate(batch):
+    for number, data in enumerate(png_batch(batch, chunks, compress_level)):
         name = f"{target.filename.replace('%batch_num%', str(number))}_{target.counter + number:05}_.png"
-        target.write(name, png_bytes(item, chunks, compress_level))
+        target.write(name, data)
         entries.append(saving.file_entry(name, target, file_type))
         names.append(name)
     ctx.env.files.saved(target, names)

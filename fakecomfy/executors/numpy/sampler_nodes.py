@@ -1,10 +1,11 @@
 """Samplers: KSampler, KSamplerAdvanced, SamplerCustom(Advanced) and their helper nodes.
 
 A fake sampler "denoises" from a base picture (the input latent's picture, or seeded noise for
-an empty latent) towards :func:`fakecomfy.images.render` of the seed and the positive prompt.
-It reports one ProgressBar update per step, spends the configured ``--node-time`` per step
-(interruptibly, like a real sampler that checks the flag in every layer) and, when the prompt
-asked for previews, shows the latent of each step through our latent2rgb.
+an empty latent) towards :func:`fakecomfy.images.draw` of the seed and the positive prompt.
+It draws its pictures a share per step (:mod:`.canvas`), reports one ProgressBar update per
+step, spends the configured ``--node-time`` per step (interruptibly, like a real sampler that
+checks the flag in every layer) and, when the prompt asked for previews, shows the latent of
+each step through our latent2rgb.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 from fakecomfy import images
 from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult, Preview
 from fakecomfy.executors.numpy import ops
+from fakecomfy.executors.numpy.canvas import Canvas
 from fakecomfy.executors.numpy.latent_nodes import CHANNELS_ERROR, CONV2D_INPUT_ERROR
 from fakecomfy.executors.numpy.registry import single, timed
 from fakecomfy.executors.numpy.values import (
@@ -64,20 +66,21 @@ def run(ctx: NodeContext, job: SamplingJob) -> Latent:
     seed = job.seed
     if not job.add_noise and carried is not None:
         seed = carried.seed  # no new noise: keep drawing the picture the latent came from
-    target = _targets(job, seed, batch, width * LATENT_SCALE, height * LATENT_SCALE)
+    targets = _targets(job, seed, batch, width * LATENT_SCALE, height * LATENT_SCALE)
     if ops.is_empty(samples) and job.add_noise:
         base = _noise(seed, batch, width, height)
     else:
         base = carried.pixels if carried is not None else _decoded(samples)
-    final = base + (target - base) * np.float32(job.fraction)
+    weights = None
     mask = job.latent.get("noise_mask")
     if mask is not None:
-        weight = ops.resize_planes(ops.as_mask_batch(mask), width * LATENT_SCALE, height * LATENT_SCALE)
-        final = base + (final - base) * ops.repeat_to(weight, batch)[..., None]
-    final = np.clip(final, 0, 1).astype(np.float32, copy=False)
-    _report_steps(ctx, job.steps, base[:1], final[:1])
-    out = _to_model_channels(ops.pixels_to_latent(final), job.model.latent_channels)
-    return with_samples(job.latent, out, Picture(final, seed))
+        planes = ops.resize_planes(ops.as_mask_batch(mask), width * LATENT_SCALE, height * LATENT_SCALE)
+        weights = ops.repeat_to(planes, batch)
+    canvas = Canvas(targets, base, job.fraction, weights)
+    _run_steps(ctx, job.steps, canvas)
+    pixels, means = canvas.finish()
+    out = _to_model_channels(np.stack([images.rgb_to_latent(m) for m in means]), job.model.latent_channels)
+    return with_samples(job.latent, out, Picture(pixels, seed))
 
 
 def fix_empty_channels(model: Model, samples: np.ndarray) -> np.ndarray:
@@ -102,19 +105,17 @@ def check_runnable(model: Model, samples: np.ndarray, cfg: float) -> None:
                                                  got=samples.shape[1]))
 
 
-def _targets(job: SamplingJob, seed: int, batch: int, width: int, height: int) -> np.ndarray:
+def _targets(job: SamplingJob, seed: int, batch: int, width: int, height: int) -> list[images.Drawing]:
     text = conditioning_text(job.positive)
     variant = "|".join((conditioning_text(job.negative), job.settings, job.model.arch, job.model.name,
                         ",".join(job.model.patches)))
     indexes = job.latent.get("batch_index") or list(range(batch))
-    return np.stack([images.render(seed, text, width, height, f"{variant}|{indexes[i % len(indexes)]}")
-                     for i in range(batch)])
+    return [images.draw(seed, text, width, height, f"{variant}|{indexes[i % len(indexes)]}") for i in range(batch)]
 
 
 def _noise(seed: int, batch: int, width: int, height: int) -> np.ndarray:
-    """What an all-noise latent looks like decoded: blocky colour noise."""
-    cells = text_rng("noise", seed).random((batch, height, width, 3), dtype=np.float32)
-    return np.repeat(np.repeat(cells, LATENT_SCALE, axis=1), LATENT_SCALE, axis=2)
+    """What an all-noise latent looks like decoded: colour noise, one colour per cell."""
+    return text_rng("noise", seed).random((batch, height, width, 3), dtype=np.float32)
 
 
 def _decoded(samples: np.ndarray) -> np.ndarray:
@@ -126,13 +127,15 @@ def _to_model_channels(four: np.ndarray, channels: int) -> np.ndarray:
     return four if channels == 4 else np.ascontiguousarray(four[:, np.arange(channels) % 4])
 
 
-def _report_steps(ctx: NodeContext, steps: int, base: np.ndarray, final: np.ndarray) -> None:
-    """Per step: spend the step's time (interruptible), then a ProgressBar update with preview."""
-    previews = ctx.sampler_previews
+def _run_steps(ctx: NodeContext, steps: int, canvas: Canvas) -> None:
+    """Per step: draw the step's share of the pictures, spend the step's time (both
+    interruptible), then a ProgressBar update with a preview when asked."""
     start = end = None
-    if previews:
-        start, end = ops.pixels_to_latent(base), ops.pixels_to_latent(final)
+    if ctx.sampler_previews:
+        start = images.rgb_to_latent(canvas.preview_start())[None]
+        end = images.rgb_to_latent(canvas.preview_means())[None]
     for step in range(1, steps + 1):
+        canvas.draw(len(canvas.slices) * step // steps, ctx.check_interrupt)
         ctx.sleep(ctx.node_time, interruptible=True)
         preview = None
         if start is not None and end is not None:

@@ -6,7 +6,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from fakecomfy import images
+from fakecomfy import png
 from fakecomfy.core.files import SaveOutsideOutputError, SaveTarget
 from fakecomfy.executors.base import NodeContext
 
@@ -34,7 +34,7 @@ def png_chunks(ctx: NodeContext, prompt: Any, extra_pnginfo: Any) -> dict[str, s
     if ctx.env.settings.disable_metadata:
         return {}
     extra = extra_pnginfo if isinstance(extra_pnginfo, Mapping) else None
-    return images.metadata_chunks(prompt, extra)
+    return png.metadata_chunks(prompt, extra)
 
 
 def latent_metadata(ctx: NodeContext, prompt: Any, extra_pnginfo: Any) -> dict[str, str] | None:
