@@ -6,12 +6,14 @@ through ``executor.execute`` with a :class:`Recorder` as the reporter.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import itertools
 import json
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -382,6 +384,22 @@ def test_no_client_id_previews_are_legacy_broadcasts(base: Path) -> None:
 def test_ksampler_with_denoise_still_reports_every_step(engine: Engine) -> None:
     _, rec = engine.run(txt2img(steps=3, denoise=0.6))
     assert [(d["value"], d["max"]) for d in rec.of("progress")] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_outputs_the_cache_drops_are_freed_at_once(engine: Engine) -> None:
+    """Not when the garbage collector gets round to the finished run: a big picture's memory is
+    free for the next prompt's sampler."""
+    engine.run(txt2img(seed=1))
+    entry = engine.executor.cache.get("8")
+    assert entry is not None
+    picture = weakref.ref(entry.outputs[0])
+    del entry
+    gc.disable()
+    try:
+        engine.run(txt2img(seed=2))
+        assert picture() is None
+    finally:
+        gc.enable()
 
 
 def _sampler_timeline(engine: Engine, seed: int) -> tuple[float, float]:

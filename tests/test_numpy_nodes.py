@@ -19,6 +19,7 @@ from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.executors.base import ExecutionEnv, InterruptFlag, Interrupted, NodeContext, NodeResult, Preview
 from fakecomfy.executors.numpy import NODES, describe, fallback
+from fakecomfy.executors.numpy.buffers import BufferPool
 from fakecomfy.executors.numpy.fallback import standin
 from fakecomfy.executors.numpy.values import Model, Opaque
 from fakecomfy.images import to_uint8
@@ -399,6 +400,25 @@ def test_img2img_blends_from_the_input_picture_by_denoise(run: Runner, sd15: tup
     # how far from the input towards the fully sampled picture, per pixel, on average
     share = float(np.abs(part - original).mean() / np.abs(full - original).mean())
     assert low < share < high
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
+def test_buffer_pool_reuses_a_dropped_arrays_memory_unless_a_view_of_it_lives() -> None:
+    pool = BufferPool(min_bytes=16)
+    first = pool.empty((4, 4))
+    address = _address(first)
+    del first
+    second = pool.empty((4, 4))
+    assert _address(second) == address and pool.kept() == 0
+    second[:] = 7
+    view = second[1:]
+    del second
+    third = pool.empty((4, 4))
+    third[:] = 0
+    assert _address(third) != address and np.all(view == 7)
 
 
 def test_save_latent_then_load_latent_round_trips(run: Runner, base: Path) -> None:

@@ -214,6 +214,11 @@ class GraphExecutor:
                 plan.complete(node_id)
         except _NodeFailed as failure:
             return self._fail(run, failure)
+        finally:
+            # The run's values go now, not when the garbage collector finds the run (its progress
+            # map refers back to it): outputs the cache drops are then freed at once, and a big
+            # picture's memory can be reused by the next prompt (numpy/buffers.py).
+            run.values.clear()
         run.send(protocol.EV_EXECUTION_SUCCESS, {"prompt_id": pid, "timestamp": now_ms()})
         return Completion("success", True, run.messages, run.ui_outputs, run.meta)
 

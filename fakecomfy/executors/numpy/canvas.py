@@ -22,12 +22,14 @@ from collections.abc import Callable
 import numpy as np
 
 from fakecomfy import images, png
+from fakecomfy.executors.numpy.buffers import BufferPool
 from fakecomfy.images import CELL, Drawing
 from fakecomfy.repeat_zlib import Segment
 
 SLICE_PIXELS = 1 << 16  # about the pixels of one slice: spread finely, yet few numpy calls
 STREAM_LEVEL = 1  # zlib level of rows we cannot write ourselves (a picture to start from)
 CAPTION_LEVEL = 6  # a caption band is compressed once per text and size, so it may take longer
+_BUFFERS = BufferPool()  # the memory of dropped outputs, for the next run's
 
 
 class Canvas:
@@ -45,7 +47,7 @@ class Canvas:
         base_in_cells = base.shape[1:3] == first.cells.shape[:2]
         self.in_cells = weights is None and (fraction == 1.0 or base_in_cells) and \
             png.fits_cells(self.width, self.height) and all(t.band[1] - t.band[0] in (0, _rows(t)) for t in targets)
-        self.pixels = np.empty((len(targets), self.height, self.width, 3), dtype=np.float32)
+        self.pixels = _BUFFERS.empty((len(targets), self.height, self.width, 3))
         self.means = np.empty((len(targets), *first.cells.shape), dtype=np.float32)
         self.streams: list[bytes] = []
         rows = max(CELL, SLICE_PIXELS // max(1, self.width) // CELL * CELL)
