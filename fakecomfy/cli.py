@@ -65,7 +65,7 @@ def serve(settings: Settings) -> None:
 
     from fakecomfy.app import create_app
     from fakecomfy.core.catalog import CatalogError
-    from fakecomfy.web.coalesce import http_protocol, websocket_protocol
+    from fakecomfy.web.transport import server_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     # History keeps up to 10 000 prompts alive, and each full collection walks all of them
@@ -89,9 +89,7 @@ def serve(settings: Settings) -> None:
     log.info("fakecomfy: base directory %s", model.paths.base)
     log.info("To see the GUI go to: http://%s:%d", shown, port)
     print(f"fakecomfy running at http://{shown}:{port}", flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=settings.log_requests, proxy_headers=False,
-                            ws_max_size=settings.max_upload_bytes + 1024, ws=websocket_protocol(),
-                            http=http_protocol())
+    config = server_config(app, log_level="info", access_log=settings.log_requests)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
 

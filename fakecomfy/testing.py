@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from fakecomfy.app import create_app
 from fakecomfy.settings import Settings
-from fakecomfy.web.coalesce import http_protocol, websocket_protocol
+from fakecomfy.web.transport import server_config
 
 
 class ServerThread:
@@ -19,8 +19,7 @@ class ServerThread:
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                lifespan="on", ws=websocket_protocol(), http=http_protocol())
+        config = server_config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="fakecomfy-server", daemon=True)
         self.host = host

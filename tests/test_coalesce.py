@@ -196,3 +196,25 @@ def test_messages_written_directly_are_framed_like_websockets_frames_them() -> N
     results, written, expected = asyncio.run(scenario())
     assert results == [True] * 6 + [False, True, False]
     assert written == expected  # one write for the loop turn, byte for byte websockets' frames
+
+
+def test_a_deflate_connection_never_takes_the_direct_path() -> None:
+    """The server's websockets connection is fakecomfy's (aiohttp's close frames and deflate
+    negotiation, web/transport.py); once permessage-deflate is on, frames need its extension."""
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await asyncio.Event().wait()
+
+    async def scenario() -> tuple[bytes, bool]:
+        real = RecordingTransport()
+        ws = served(websocket_protocol(), app)
+        ws.connection_made(real)
+        ws.data_received(HANDSHAKE[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+        for _ in range(5):
+            await turn()
+        return real.writes[0], ws.write_message("compressed by websockets")
+
+    head, direct = asyncio.run(scenario())
+    assert b"Sec-WebSocket-Extensions: permessage-deflate\r\n" in head
+    assert direct is False

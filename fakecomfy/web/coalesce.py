@@ -130,18 +130,22 @@ class DirectMessages:
 @functools.cache
 def websocket_protocol() -> type[asyncio.Protocol] | str:
     """What to pass as uvicorn's ``ws``: its default implementation, coalescing ("auto" if none);
-    with :class:`DirectMessages` where that implementation is websockets' sans-I/O one."""
+    where that implementation is websockets' sans-I/O one, also with aiohttp's close frames and
+    deflate negotiation (``fakecomfy.web.transport``) and with :class:`DirectMessages`."""
     from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
 
     if not isinstance(AutoWebSocketsProtocol, type):
         return "auto"
-    protocol_class = coalescing(AutoWebSocketsProtocol)
     try:
         from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     except ImportError:  # pragma: no cover - an older uvicorn
-        return protocol_class
-    if not issubclass(AutoWebSocketsProtocol, WebSocketsSansIOProtocol):
-        return protocol_class
+        return coalescing(AutoWebSocketsProtocol)
+    sans_io = issubclass(AutoWebSocketsProtocol, WebSocketsSansIOProtocol)
+    if not sans_io:
+        return coalescing(AutoWebSocketsProtocol)
+    from fakecomfy.web.transport import like_aiohttp_websocket
+
+    protocol_class = coalescing(like_aiohttp_websocket(AutoWebSocketsProtocol))
     direct = type(f"Direct{protocol_class.__name__}", (DirectMessages, protocol_class), {})
     direct.__qualname__ = direct.__name__
     return direct
@@ -149,7 +153,13 @@ def websocket_protocol() -> type[asyncio.Protocol] | str:
 
 @functools.cache
 def http_protocol() -> type[asyncio.Protocol]:
-    """What to pass as uvicorn's ``http``: its default implementation, coalescing."""
+    """What to pass as uvicorn's ``http``: its default implementation, coalescing; the httptools
+    one also with aiohttp's parser limits and answers (``fakecomfy.web.transport``)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    return coalescing(AutoHTTPProtocol)
+    from fakecomfy.web.transport import like_aiohttp_http
+
+    if issubclass(AutoHTTPProtocol, HttpToolsProtocol):
+        return coalescing(like_aiohttp_http(AutoHTTPProtocol))
+    return coalescing(AutoHTTPProtocol)  # pragma: no cover - h11 (no httptools): uvicorn's own parsing
