@@ -1,7 +1,9 @@
-"""Reading request bodies the way aiohttp does: bounded by the server's client_max_size."""
+"""Reading request bodies the way aiohttp does: bounded by the server's client_max_size,
+gzip and deflate bodies decompressed first (aiohttp's parser decodes them, auto_decompress)."""
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -24,6 +26,7 @@ async def read_body(request: Request) -> bytes:
         raise request_too_large(limit)
     # The ASGI messages directly (Starlette's stream() is an async generator per request).
     receive = request.receive
+    decoder = _Decoder.for_request(request)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -31,8 +34,10 @@ async def read_body(request: Request) -> bytes:
         if message["type"] != "http.request":  # http.disconnect: nobody to answer
             raise ClientDisconnect()
         chunk = message.get("body", b"")
+        if decoder is not None:
+            chunk = decoder.decode(chunk, more=message.get("more_body", False))
         size += len(chunk)
-        if size > limit:
+        if size > limit:  # aiohttp counts the decoded bytes
             raise request_too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
@@ -40,6 +45,33 @@ async def read_body(request: Request) -> bytes:
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     request._body = body  # starlette's own cache: body(), form() and stream() reuse these bytes
     return body
+
+
+class _Decoder:
+    """An incremental gzip or deflate decoder; a body it cannot decode is aiohttp's 500 (the
+    handler's read raises). br and zstd stay encoded: aiohttp needs extra packages for them."""
+
+    def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
+        self._zlib: Any = None
+
+    @classmethod
+    def for_request(cls, request: Request) -> _Decoder | None:
+        encoding = request.headers.get("content-encoding", "").lower()
+        return cls(encoding) if encoding in ("gzip", "deflate") else None
+
+    def decode(self, chunk: bytes, more: bool) -> bytes:
+        if self._zlib is None:
+            if not chunk:
+                return b""
+            # like aiohttp: "deflate" without the zlib header (RFC 1950) is raw deflate
+            raw = self._encoding == "deflate" and chunk[0] & 0xF != 8
+            bits = 16 + zlib.MAX_WBITS if self._encoding == "gzip" else -zlib.MAX_WBITS if raw else zlib.MAX_WBITS
+            self._zlib = zlib.decompressobj(bits)
+        try:
+            return self._zlib.decompress(chunk) + (b"" if more else self._zlib.flush())
+        except zlib.error:
+            raise internal_error() from None
 
 
 async def _drain(request: Request) -> None:
@@ -63,11 +95,12 @@ async def read_json(request: Request) -> Any:
 
 
 async def read_form(request: Request) -> FormData | None:
-    """The multipart/urlencoded form, or None when the body is not a form."""
-    await read_body(request)
+    """The multipart/urlencoded form, or None when the body is not a form: then, like aiohttp's
+    ``request.post()``, the body is not read (no 413, no wait for it)."""
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return None
+    await read_body(request)
     try:
         return await request.form(max_files=10_000, max_fields=10_000, max_part_size=1 << 40)
     except Exception:
