@@ -7,7 +7,9 @@ What clients can observe and Starlette's own router does differently:
 * a static route for ``/`` sits behind everything: an unknown path, and a GET on a POST-only
   path, is a 404 with an empty body; any other wrong method is a 405 whose ``Allow`` header
   joins the route's methods with the static route's ``GET,HEAD``;
-* handler errors are 500 ``Server got itself in trouble``; raised errors skip the CORS headers.
+* handler errors are 500 ``Server got itself in trouble`` and close the connection (aiohttp's
+  handle_error forces that); raised errors skip the CORS headers;
+* a WebSocket upgrade of a path without a WebSocket handler is an ordinary GET of that path.
 """
 from __future__ import annotations
 
@@ -185,10 +187,14 @@ class Router:
                 return self._with_cors(await self._static(request))
             return method_not_allowed(allowed | _STATIC_METHODS)
         except HTTPError as err:
+            if err.response.status_code == 500:  # a handler's exception in real: handle_error
+                err.response.headers["Connection"] = "close"
             return err.response
         except Exception:
             log.exception("Error handling request %s %s", method, path)
-            return text(protocol.TEXT_500, 500)
+            response = text(protocol.TEXT_500, 500)
+            response.headers["Connection"] = "close"
+            return response
 
     async def _static(self, request: Request) -> Response:
         if self.static is not None:
@@ -204,11 +210,29 @@ class Router:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self.ws_routes.get(safe_path(scope))
-        ws = RoutedWebSocket(scope, receive, send)
         if handler is None:
-            await reject_handshake(send, 404)
+            await self._answer_upgrade_as_get(scope, send)
             return
-        await handler(ws)
+        await handler(RoutedWebSocket(scope, receive, send))
+
+    async def _answer_upgrade_as_get(self, scope: Scope, send: Send) -> None:
+        """aiohttp upgrades only where a handler prepares a WebSocketResponse; elsewhere the
+        upgrade request is answered like the GET it is (uvicorn closes the connection after it)."""
+
+        async def no_body() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        messages: list[dict[str, Any]] = []
+
+        async def collect(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        http_scope = {**scope, "type": "http", "method": "GET"}
+        response = await self.respond(Request(http_scope, no_body))
+        await response(http_scope, no_body, collect)  # type: ignore[arg-type]
+        start, body = messages[0], b"".join(m.get("body", b"") for m in messages[1:])
+        await send({"type": "websocket.http.response.start", "status": start["status"], "headers": start["headers"]})
+        await send({"type": "websocket.http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
