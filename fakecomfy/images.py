@@ -209,16 +209,19 @@ def _caption(text: str, width: int, height: int) -> Caption | None:
 
 
 # ---- conversions ------------------------------------------------------------------------------
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """0..1 floats to bytes the way ComfyUI's savers do it: ``clip(255 * x)``, truncated."""
+def to_uint8(image: np.ndarray, unit: bool = False) -> np.ndarray:
+    """0..1 floats to bytes the way ComfyUI's savers do it: ``clip(255 * x)``, truncated.
+
+    ``unit``: the values are known to be in 0..1 (or NaN), so clipping them changes nothing."""
     if is_solid(image):  # convert the one pixel, keep the broadcast
         return np.broadcast_to(to_uint8(np.ascontiguousarray(image[(0,) * (image.ndim - 1)])), image.shape)
     scaled = np.float32(255.0) * image
     if not isinstance(scaled, np.ndarray):  # a 0-d array gives a scalar
         return np.asarray(np.minimum(np.maximum(scaled, 0), 255)).astype(np.uint8)
-    # np.clip's Python wrappers cost more than the work on small pictures; same values (NaN too)
-    np.maximum(scaled, 0, out=scaled)
-    np.minimum(scaled, 255, out=scaled)
+    if not unit:
+        # np.clip's Python wrappers cost more than the work on small pictures; same values (NaN too)
+        np.maximum(scaled, 0, out=scaled)
+        np.minimum(scaled, 255, out=scaled)
     return scaled.astype(np.uint8)
 
 
