@@ -1,6 +1,7 @@
 """The numpy executor's node implementations, called directly with a NodeContext."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import shutil
@@ -320,6 +321,31 @@ def test_interrupt_stops_the_sampler_inside_a_step(base: Path, sd15: tuple[Any, 
         timer.cancel()
     assert time.perf_counter() - started < 2
     assert [p for p in run.progress if p[0] == "KSampler"] == []
+
+
+class CountdownFlag(InterruptFlag):
+    """An interrupt flag that reads as set from its ``checks + 1``-th look on."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.left = checks
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0 or super().is_set()
+
+
+def test_interrupt_is_noticed_between_the_slices_of_a_step(base: Path, sd15: tuple[Any, ...]) -> None:
+    """A one-step sampler on a big batch still stops part-way through drawing it."""
+    flag = CountdownFlag(3)
+    run = Runner(dataclasses.replace(make_env(base), interrupt=flag))
+    model, clip, _ = sd15
+    cond = run.out("CLIPTextEncode", text="x", clip=clip)
+    with pytest.raises(Interrupted):
+        run("KSampler", model=model, seed=1, steps=1, cfg=7.0, sampler_name="euler", scheduler="normal",
+            positive=cond, negative=cond, denoise=1.0,
+            latent_image=run.out("EmptyLatentImage", width=512, height=512, batch_size=4))
+    assert flag.left == -1 and run.progress == []
 
 
 def test_img2img_keeps_the_pictures_size_and_decodes_to_the_original(run: Runner, sd15: tuple[Any, ...]) -> None:
