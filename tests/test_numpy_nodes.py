@@ -403,6 +403,18 @@ def test_saved_pngs_hold_exactly_the_decoded_pixels(run: Runner, sd15: tuple[Any
             assert np.array_equal(np.asarray(img), to_uint8(item))
 
 
+@pytest.mark.parametrize("case", ["txt2img", "img2img"])
+def test_the_same_prompt_saves_the_same_png_bytes(base: Path, case: str) -> None:
+    files = []
+    for prefix in ("first", "second"):
+        run = Runner(make_env(base))  # a fresh executor: nothing cached, nothing remembered
+        sd15 = run("CheckpointLoaderSimple", ckpt_name="v1-5-pruned-emaonly.safetensors").outputs
+        decoded = run.out("VAEDecode", samples=_sampler_cases(run, sd15, case), vae=sd15[2])
+        run("SaveImage", images=decoded, filename_prefix=f"{case}-{prefix}", prompt={"1": {"inputs": {"seed": 1}}})
+        files.append((base / "output" / f"{case}-{prefix}_00001_.png").read_bytes())
+    assert files[0] == files[1]
+
+
 def test_batch_items_are_different_pictures(run: Runner, sd15: tuple[Any, ...]) -> None:
     decoded = run.out("VAEDecode", samples=_sampler_cases(run, sd15, "batch"), vae=sd15[2])
     assert all(np.abs(decoded[i] - decoded[j]).mean() > 0.02 for i, j in ((0, 1), (0, 2), (1, 2)))
