@@ -682,9 +682,9 @@ def test_an_upgrade_of_a_plain_route_is_answered_as_a_get(targets: tuple[Target,
     request = (b"GET /queue HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 
-    def probe(target: Target) -> tuple[bytes, bytes | None, bytes]:
+    def probe(target: Target) -> tuple[bytes, bytes | None, bytes | None, bytes]:
         reply = exchange(target.port, request).replies[0]
-        return reply.status, reply.header(b"content-type"), reply.body
+        return reply.status, reply.header(b"content-type"), reply.header(b"server"), reply.body
 
     ref, fake = both(targets, probe)
     assert fake == ref and fake[0] == b"HTTP/1.1 200 OK"

@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from fakecomfy import protocol
+from fakecomfy.web import transport
 from fakecomfy.web.requests import MAX_BODY_KEY
 from fakecomfy.web.responses import HTTPError, method_not_allowed, text
 
@@ -231,7 +232,7 @@ class Router:
         response = await self.respond(Request(http_scope, no_body))
         await response(http_scope, no_body, collect)  # type: ignore[arg-type]
         start, body = messages[0], b"".join(m.get("body", b"") for m in messages[1:])
-        await send({"type": "websocket.http.response.start", "status": start["status"], "headers": start["headers"]})
+        await send(_refusal_start(start["status"], start["headers"]))
         await send({"type": "websocket.http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -254,14 +255,14 @@ class Router:
 
 async def reject_handshake(send: Send, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Refuse a WebSocket upgrade with an HTTP status and an empty body."""
-    await send(
-        {
-            "type": "websocket.http.response.start",
-            "status": status,
-            "headers": (headers or []) + [(b"content-length", b"0")],
-        }
-    )
+    await send(_refusal_start(status, (headers or []) + [(b"content-length", b"0")]))
     await send({"type": "websocket.http.response.body", "body": b""})
+
+
+def _refusal_start(status: int, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    # uvicorn adds no default headers to an upgrade it answers with HTTP: aiohttp's Server one here
+    server = (b"server", transport.SERVER_SOFTWARE.encode("ascii"))
+    return {"type": "websocket.http.response.start", "status": status, "headers": [*headers, server]}
 
 
 def path_param(request: Request, name: str) -> str:
