@@ -70,6 +70,28 @@ def test_writes_of_one_turn_leave_as_one_write_in_order() -> None:
     assert asyncio.run(scenario()) == [b"abcd", b"e"]
 
 
+def test_every_connection_written_in_a_turn_is_flushed_by_the_next_and_again_later() -> None:
+    """A broadcast writes to many connections in one turn: each leaves as one write at the next
+    turn; a connection written again after its flush is flushed again."""
+    async def scenario() -> tuple[list[list[bytes]], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        reals = [RecordingTransport() for _ in range(3)]
+        wrapped = [CoalescingTransport(real, loop) for real in reals]
+        for w in wrapped:
+            w.write(b"status")
+            w.write(b"+more")
+        wrapped[0].flush()  # flushed early (a response complete): the turn's flush finds nothing
+        await turn()
+        first = [list(real.writes) for real in reals]
+        wrapped[1].write(b"again")
+        await turn()
+        return first, reals[1].writes
+
+    first, second = asyncio.run(scenario())
+    assert first == [[b"status+more"]] * 3
+    assert second == [b"status+more", b"again"]
+
+
 @pytest.mark.parametrize("ending", ["close", "write_eof"])
 def test_close_and_eof_send_what_is_pending_first(ending: str) -> None:
     async def scenario() -> RecordingTransport:

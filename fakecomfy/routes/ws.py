@@ -23,7 +23,7 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
         sid = websocket.query_params.get("clientId") or uuid.uuid4().hex
         # uvicorn's protocol (fakecomfy's subclass) can write frames itself: see web/coalesce.py
         server = getattr(websocket.asgi_send, "__self__", None)
-        client = Client(sid, websocket, websocket.asgi_send, getattr(server, "write_message", None))
+        client = Client(sid, websocket, websocket.asgi_send, getattr(server, "write_frame", None))
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
         client.put(json_frame(protocol.EV_STATUS, greeting))

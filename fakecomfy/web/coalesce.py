@@ -11,7 +11,38 @@ from __future__ import annotations
 import asyncio
 import functools
 import struct
+import weakref
 from typing import Any
+
+
+class _TurnFlusher:
+    """Flushes, in one callback at the loop's next turn, every connection written to in this
+    one: a status broadcast writes to every socket, and a callback each would cost more than
+    the write itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._dirty: list[CoalescingTransport] = []
+
+    def add(self, transport: CoalescingTransport) -> None:
+        if not self._dirty:
+            self._loop.call_soon(self._flush_all)
+        self._dirty.append(transport)
+
+    def _flush_all(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for transport in dirty:
+            transport.flush()
+
+
+_FLUSHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TurnFlusher] = weakref.WeakKeyDictionary()
+
+
+def _flusher(loop: asyncio.AbstractEventLoop) -> _TurnFlusher:
+    flusher = _FLUSHERS.get(loop)
+    if flusher is None:
+        flusher = _FLUSHERS[loop] = _TurnFlusher(loop)
+    return flusher
 
 
 class CoalescingTransport:
@@ -19,14 +50,14 @@ class CoalescingTransport:
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
-        self._loop = loop
+        self._flusher = _flusher(loop)
         self._pending: list[bytes] = []
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
             return
         if not self._pending:
-            self._loop.call_soon(self.flush)
+            self._flusher.add(self)
         self._pending.append(data if type(data) is bytes else bytes(data))
 
     def writelines(self, lines: Any) -> None:
@@ -91,13 +122,24 @@ def frame_header(opcode: int, length: int) -> bytes:
     return struct.pack("!BBQ", 0x80 | opcode, 127, length)
 
 
+def frame(message: str | bytes) -> bytes:
+    """A whole server-to-client frame: a text frame for ``str``, a binary one for ``bytes``.
+    Unmasked and uncompressed, so one frame serves every connection a broadcast goes to."""
+    if isinstance(message, str):
+        payload, opcode = message.encode(), 0x1
+    else:
+        payload, opcode = message, 0x2
+    length = len(payload)
+    return (bytes((0x80 | opcode, length)) if length < 126 else frame_header(opcode, length)) + payload
+
+
 class DirectMessages:
     """For uvicorn's websockets (sans-I/O) protocol: a message framed here and written to the
     transport in one call, skipping the ASGI ``send`` and websockets' framing layers.
 
     Only while that gives the same bytes and the same behaviour: the handshake is done, no close
     was sent or received, writing is not paused, and no extension (permessage-deflate) was
-    negotiated. Otherwise :meth:`write_message` returns False and the caller uses ``send``.
+    negotiated. Otherwise :meth:`write_frame` returns False and the caller uses ``send``.
     """
 
     _writes_paused = False
@@ -111,19 +153,18 @@ class DirectMessages:
         super().resume_writing()  # type: ignore[misc]
 
     def write_message(self, message: str | bytes) -> bool:
+        return self.write_frame(frame(message))
+
+    def write_frame(self, wire: bytes) -> bool:
+        """Write a frame built by :func:`frame`, or return False when the connection's state
+        needs websockets' own path."""
         p: Any = self
         conn = p.conn
         if (not p.handshake_complete or p.close_sent or p.disconnected or p.initial_response is not None
                 or self._writes_paused or conn.close_sent is not None or conn.close_rcvd is not None
                 or conn.extensions):
             return False
-        if isinstance(message, str):
-            payload, opcode = message.encode(), 0x1
-        else:
-            payload, opcode = message, 0x2
-        length = len(payload)
-        head = bytes((0x80 | opcode, length)) if length < 126 else frame_header(opcode, length)  # most are short
-        p.transport.write(head + payload)
+        p.transport.write(wire)
         return True
 
 

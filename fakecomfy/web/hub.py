@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 
 from fakecomfy import jsontext, protocol
 from fakecomfy.executors.base import Preview
+from fakecomfy.web import coalesce
 
 Frame = str | bytes
 # After these a prompt runs no node any more (ComfyUI resets last_node_id as execution ends).
@@ -32,12 +33,13 @@ class Client:
 
     def __init__(self, sid: str, websocket: WebSocket,
                  send: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-                 direct: Callable[[Frame], bool] | None = None) -> None:
+                 direct: Callable[[bytes], bool] | None = None) -> None:
         self.sid = sid
         self.websocket = websocket
         # where the writer sends frames once the socket is accepted (default: the WebSocket's)
         self.send = send
-        # writes a frame at once, or returns False when it cannot (the server's write_message)
+        # writes a frame built by coalesce.frame at once, or returns False when it cannot (the
+        # server protocol's write_frame)
         self.direct = direct
         self.feature_flags: Any = {}  # whatever the client sent as ``data``
         # A deque and a wake-up future instead of an asyncio.Queue: a prompt queues a dozen
@@ -47,11 +49,12 @@ class Client:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.writing = False  # the writer task holds frames taken from the outbox
 
-    def put(self, frame: Frame | None) -> None:
+    def put(self, frame: Frame | None, wire: bytes | None = None) -> None:
         """Send or queue a frame (event loop thread); ``None`` tells the writer to stop after the
-        rest. A frame goes straight out when nothing is waiting before it and the server can."""
+        rest. A frame goes straight out when nothing is waiting before it and the server can;
+        ``wire`` is the frame already framed (a broadcast frames it once for every socket)."""
         if frame is not None and self.direct is not None and not self._outbox and not self.writing \
-                and self.direct(frame):
+                and self.direct(coalesce.frame(frame) if wire is None else wire):
             return
         if frame is None:
             self.direct = None
@@ -211,8 +214,9 @@ class WebSocketHub:
 
     def _dispatch(self, frame: Frame, sid: str | None) -> None:
         if sid is None:
+            wire = coalesce.frame(frame)  # every socket gets the same bytes: frame them once
             for client in self.clients.values():
-                client.put(frame)
+                client.put(frame, wire)
         else:
             target = self.clients.get(sid)
             if target is not None:
