@@ -65,7 +65,7 @@ def serve(settings: Settings) -> None:
 
     from fakecomfy.app import create_app
     from fakecomfy.core.catalog import CatalogError
-    from fakecomfy.web.transport import server_config
+    from fakecomfy.web.transport import BACKLOG, server_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     # History keeps up to 10 000 prompts alive, and each full collection walks all of them
@@ -82,6 +82,9 @@ def serve(settings: Settings) -> None:
     sock = socket.socket(socket.AF_INET6 if ":" in settings.listen else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.listen, settings.port))
+    # Listening before the URL is printed: a script that waits for that line can connect at once
+    # (the kernel queues connections until uvicorn's loop accepts them).
+    sock.listen(BACKLOG)
     port = sock.getsockname()[1]
     host = f"[{settings.listen}]" if ":" in settings.listen else settings.listen
     shown = "127.0.0.1" if settings.listen in ("0.0.0.0", "::") else host
@@ -89,7 +92,10 @@ def serve(settings: Settings) -> None:
     log.info("fakecomfy: base directory %s", model.paths.base)
     log.info("To see the GUI go to: http://%s:%d", shown, port)
     print(f"fakecomfy running at http://{shown}:{port}", flush=True)
-    config = server_config(app, log_level="info", access_log=settings.log_requests)
+    # --quiet: no access log, and none of uvicorn's per-connection lines (WebSocket accepted,
+    # connection open/closed); real ComfyUI logs neither.
+    config = server_config(app, log_level="info" if settings.log_requests else "warning",
+                           access_log=settings.log_requests)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
 

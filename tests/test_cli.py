@@ -94,6 +94,34 @@ def test_serve_prints_url_and_answers(tmp_path: Path) -> None:
             proc.stdout.close()
 
 
+def test_quiet_serve_listens_when_it_prints_its_url_and_logs_no_connections(tmp_path: Path) -> None:
+    """A script may connect as soon as the URL line appears (real prints its line once it
+    listens); ``--quiet`` logs neither requests nor uvicorn's WebSocket connection lines."""
+    import websocket
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakecomfy", "serve", "--port", "0", "--quiet", "--base-directory", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            found = re.search(r"fakecomfy running at (http://\S+)", line)
+            if found:
+                break
+        url = found.group(1) if found else ""
+        assert requests.get(url + "/system_stats", timeout=5).status_code == 200  # no retry needed
+        ws = websocket.create_connection(url.replace("http", "ws") + "/ws?clientId=quiet", timeout=5)
+        ws.recv()
+        ws.close()
+        assert requests.get(url + "/queue", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=10)[0]
+    logged = [line for line in rest.splitlines() if "quiet" in line or "connection" in line or "GET" in line]
+    assert logged == []
+
+
 def test_default_directory_is_fresh_and_removed_on_exit() -> None:
     from starlette.testclient import TestClient
 
