@@ -33,11 +33,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+import requests
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -159,6 +162,13 @@ def test_operation(server: ServerThread, operation: Any, prefix: str) -> None:
     run()
 
 
+def wait_for_history(url: str, prompt_id: str) -> None:
+    deadline = time.monotonic() + REQUEST_TIMEOUT
+    while not requests.get(f"{url}/history/{quote(prompt_id, safe='')}", timeout=REQUEST_TIMEOUT).json():
+        assert time.monotonic() < deadline, f"prompt {prompt_id} never reached history"
+        time.sleep(0.005)
+
+
 def test_stateful(server: ServerThread, monkeypatch: pytest.MonkeyPatch) -> None:
     # schemathesis starts scenarios only at operations it thinks can succeed on random data, and
     # its dependency analysis reads PromptRequest's optional, client-chosen `prompt_id` as a
@@ -178,6 +188,13 @@ def test_stateful(server: ServerThread, monkeypatch: pytest.MonkeyPatch) -> None
         def before_call(self, case: Any) -> None:
             if case.operation.label == "POST /prompt" and isinstance(case.body, dict):
                 case.body = {**case.body, "prompt": VALID_PROMPT}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            # Prompts run on the worker thread: wait until an accepted one is in history, so the
+            # next step's answers (history, jobs: the links' data) do not depend on timing, which
+            # Hypothesis would see as a strategy that draws differently when replayed.
+            if case.operation.label == "POST /prompt" and response.status_code == 200:
+                wait_for_history(server.url, response.json()["prompt_id"])
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": server.url, "timeout": REQUEST_TIMEOUT}
