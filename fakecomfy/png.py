@@ -115,7 +115,8 @@ def png_bytes(image: Image.Image | np.ndarray, text_chunks: Mapping[str, str] | 
     texts = text_chunks or {}
     if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[-1] in (3, 4) and is_solid(image):
         return _solid_png(image, texts, compress_level)
-    if isinstance(image, np.ndarray) and image.ndim in (2, 3) and (image.ndim == 2 or image.shape[-1] in _COLOUR_TYPES):
+    if isinstance(image, np.ndarray) and image.size and image.ndim in (2, 3) and \
+            (image.ndim == 2 or image.shape[-1] in _COLOUR_TYPES):
         data = to_uint8(image)
         pixels = data.reshape(data.shape[0], data.shape[1], -1)
         encoder = RowEncoder(compress_level)
