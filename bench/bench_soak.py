@@ -19,12 +19,11 @@ time per delivered message and its resident memory after the round. The client r
 where it is installed (it comes with ``uvicorn[standard]``), in one process, or spread over
 ``--processes`` processes so that one client process's CPU does not set the pace.
 
-All clients connect at once. The fake listens with aiohttp's backlog of 128, so part of a
-1 000-socket storm overflows it and those clients' SYNs are retried after 1, 3, 7, 15 s, exactly
-as against a real ComfyUI: the line shows when the last socket was greeted. Where the kernel
-answers with SYN cookies, a cookie that fails its check is reset (``nstat``:
-TcpExtSyncookiesFailed): seen with two client processes, never with one. ``--connect-rate``
-opens the sockets at a steady rate instead. ``status`` messages are
+All clients connect at once (``--connect-rate`` opens the sockets at a steady rate instead);
+the line shows when the last socket was greeted. With aiohttp's listen backlog of 128 such a
+storm made the kernel retry SYNs for up to 100 s and reset connections whose SYN cookie failed
+(``nstat``: TcpExtSyncookiesFailed), so the fake listens with 2 048 (fakecomfy/web/transport.py).
+``status`` messages are
 a broadcast, so how many a round delivers depends on how many sockets are open while prompts
 are queued, started and finished: rounds differ by up to 2x.
 Reference: a real ComfyUI 0.8.0 on the 2-core reference machine did 1 000 x 3 in 163 s.

@@ -37,7 +37,11 @@ if TYPE_CHECKING:
 AIOHTTP_VERSION = "3.14.5"  # the aiohttp the reference answers were taken from (real ComfyUI 0.8.0 ran 3.14)
 SERVER_SOFTWARE = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aiohttp/{AIOHTTP_VERSION}"  # aiohttp.http.SERVER_SOFTWARE
 KEEPALIVE_TIMEOUT = 3630  # aiohttp web_protocol.RequestHandler keepalive_timeout (75 before aiohttp 3.10.6)
-BACKLOG = 128  # aiohttp web_runner.TCPSite backlog
+# aiohttp's TCPSite listens with a backlog of 128. Not kept on purpose: 1 000 clients connecting
+# at once overflow it while the loop broadcasts, and the kernel then retries SYNs for up to 100 s
+# and resets connections whose SYN cookie fails (prompts lost; seen on the 2-core machine). A
+# burst up to this many waits in the queue instead (uvicorn's default; Linux caps it at somaxconn).
+BACKLOG = 2048
 WS_HEARTBEAT = None  # aiohttp web_ws.WebSocketResponse heartbeat: no pings, no pong deadline
 WS_MAX_MSG_SIZE = 4 * 1024 * 1024  # WebSocketResponse max_msg_size: a message of this many bytes or more is refused
 WS_MESSAGE_TOO_BIG = CloseCode.MESSAGE_TOO_BIG  # 1009, the close code past max_msg_size (aiohttp WSCloseCode)
