@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         router.cors_headers = cors_headers(settings.enable_cors_header)
     for module in ROUTE_MODULES:
         module.register(router, model)
-    hub = WebSocketHub()
+    hub = WebSocketHub(busy=lambda: not model.queue.is_idle())
     ws.register(router, model, hub)
 
     async def startup() -> None:

@@ -47,6 +47,9 @@ class Recorder:
     def supports_preview_metadata(self, sid: str | None) -> bool:
         return False
 
+    def flush(self) -> None:
+        pass
+
     def wait_for(self, event: str, **match: Any) -> int:
         """Index of the first ``event`` whose data has ``match``; waits up to TIMEOUT."""
         def find() -> int | None:

@@ -475,6 +475,58 @@ def test_worker_events_and_loop_broadcasts_keep_their_order() -> None:
         loop.close()
 
 
+@pytest.mark.fake_only
+def test_worker_frames_are_collected_while_busy_and_flushed_at_a_prompts_end() -> None:
+    """While prompts run the loop collects the worker's frames every WORKER_FRAME_DELAY instead
+    of being woken for each burst; flush() (a prompt's end) sends them at once; when idle, a
+    frame from the worker wakes the loop itself."""
+    from fakecomfy.web import hub as hub_module
+
+    async def scenario() -> list[tuple[str, float]]:
+        busy = [True]
+        hub = WebSocketHub(busy=lambda: busy[0])
+        hub.bind(asyncio.get_running_loop())
+        client = Client("c", cast(Any, None))
+        hub.register(client)
+        hub.send("status", {"status": {"exec_info": {"queue_remaining": 1}}}, None)  # a POST: busy
+        started = time.monotonic()
+        seen: list[tuple[str, float]] = []
+
+        def note() -> None:
+            for frame in client.pending()[len(seen):]:
+                seen.append((json.loads(str(frame))["type"], time.monotonic() - started))
+
+        def from_worker(*events: str, then_flush: bool = False) -> None:
+            def run() -> None:
+                for event in events:
+                    hub.send(event, {"prompt_id": "p"}, "c")
+                if then_flush:
+                    hub.flush()
+            worker = threading.Thread(target=run)
+            worker.start()
+            worker.join()
+
+        from_worker("execution_start")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        note()
+        assert [t for t, _ in seen] == ["status"]  # queued, not sent: the loop was not woken
+        await asyncio.sleep(hub_module.WORKER_FRAME_DELAY * 3)
+        note()
+        from_worker("execution_success", then_flush=True)
+        await asyncio.sleep(0)
+        note()
+        busy[0] = False
+        await asyncio.sleep(hub_module.WORKER_FRAME_DELAY * 2)  # the collector stops
+        from_worker("status")
+        await asyncio.sleep(0.05)
+        note()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert [t for t, _ in seen] == ["status", "execution_start", "execution_success", "status"]
+
+
 def test_partial_execution_targets_leave_other_outputs_out(server: ServerThread,
                                                            connect: Callable[..., WsClient]) -> None:
     c = connect(server, "cid")

@@ -25,6 +25,9 @@ class _NoReporter:
     def supports_preview_metadata(self, sid: str | None) -> bool:
         return False
 
+    def flush(self) -> None:
+        pass
+
 
 class ComfyModel:
     """One server's state. Knows nothing about HTTP."""

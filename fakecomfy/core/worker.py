@@ -54,6 +54,7 @@ class PromptWorker:
         if item.client_id is not None:
             self.reporter.send(protocol.EV_EXECUTING, {"node": None, "prompt_id": item.prompt_id},
                                item.client_id)
+        self.reporter.flush()
 
     def apply_flags(self) -> None:
         flags = self.queue.take_flags()

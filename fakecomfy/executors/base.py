@@ -60,6 +60,9 @@ class Reporter(Protocol):
     def supports_preview_metadata(self, sid: str | None) -> bool:
         """Whether ``sid`` negotiated ``supports_preview_metadata`` (False for broadcasts)."""
 
+    def flush(self) -> None:
+        """Deliver what was sent so far now (the worker calls it when a prompt ends)."""
+
 
 class InterruptFlag:
     """ComfyUI's global 'processing interrupted' flag."""

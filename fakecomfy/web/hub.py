@@ -87,6 +87,11 @@ class Client:
         return isinstance(flags, dict) and flags.get(protocol.FEATURE_PREVIEW_METADATA) is True
 
 
+# How late a frame from the worker may reach its sockets while prompts run: the loop collects
+# them at this interval instead of being woken for each burst (ComfyUI's loop is woken per
+# message); a prompt's last frames leave at once (flush).
+WORKER_FRAME_DELAY = 0.002
+
 # Called with every JSON frame when FAKECOMFY_SPEC_CHECK=1 (see fakecomfy.contract.middleware).
 frame_check: Callable[[str], None] | None = None
 
@@ -125,15 +130,20 @@ def encode_preview(preview: Preview) -> bytes:
 class WebSocketHub:
     """Implements the executor's Reporter: thread-safe sends to one sid or to everyone."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy: Callable[[], bool] = lambda: False) -> None:
         self.clients: dict[str, Client] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         # (sid, node) of the last ``executing`` sent for a running prompt (ComfyUI's last_node_id).
         self._executing: tuple[str, str] | None = None
+        # Frames from the worker thread, waiting for the loop. While prompts are queued or
+        # running (``busy``) the loop collects them every WORKER_FRAME_DELAY; otherwise, and at
+        # every flush(), the worker wakes the loop itself.
+        self._busy = busy
         self._pending: list[tuple[Frame, str | None]] = []
         self._pending_lock = threading.Lock()
-        self._drain_scheduled = False
+        self._wake_sent = False  # a _drain is on its way to the loop
+        self._collecting = False  # the loop's _collect is scheduled (read by the worker)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -192,23 +202,54 @@ class WebSocketHub:
             if self._pending:
                 self._drain()
             self._dispatch(frame, sid)
+            if not self._collecting and self._busy():  # a prompt was queued: collect its frames
+                self._collecting = True
+                self._schedule_collect()
             return
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        # From the worker: queue the frame and wake the loop once per burst, not per frame
-        # (each wake-up is a syscall and a GIL hand-over).
+        # From the worker: each wake-up of the loop is a syscall and a GIL hand-over (and the
+        # loop then takes the GIL at each of the worker's file writes), so while the loop
+        # collects on its own the worker only queues.
         with self._pending_lock:
             self._pending.append((frame, sid))
-            if self._drain_scheduled:
+            if self._collecting or self._wake_sent:
                 return
-            self._drain_scheduled = True
+            self._wake_sent = True
         loop.call_soon_threadsafe(self._drain)
+
+    def flush(self) -> None:
+        """Send what the worker queued now (it calls this when a prompt ends)."""
+        if threading.get_ident() == self._loop_thread:
+            self._drain()
+            return
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with self._pending_lock:
+            if not self._pending or self._wake_sent:
+                return
+            self._wake_sent = True
+        loop.call_soon_threadsafe(self._drain)
+
+    def _schedule_collect(self) -> None:
+        assert self.loop is not None
+        self.loop.call_later(WORKER_FRAME_DELAY, self._collect)
+
+    def _collect(self) -> None:
+        """Every WORKER_FRAME_DELAY while busy: send the worker's frames (loop thread)."""
+        if self._busy():
+            self._schedule_collect()
+        else:
+            with self._pending_lock:  # from now on the worker wakes the loop itself
+                self._collecting = False
+        self._drain()
 
     def _drain(self) -> None:
         with self._pending_lock:
             pending, self._pending = self._pending, []
-            self._drain_scheduled = False
+            self._wake_sent = False
         for frame, sid in pending:
             self._dispatch(frame, sid)
 
