@@ -206,29 +206,28 @@ class WebSocketHub:
                 self._collecting = True
                 self._schedule_collect()
             return
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return
         # From the worker: each wake-up of the loop is a syscall and a GIL hand-over (and the
         # loop then takes the GIL at each of the worker's file writes), so while the loop
         # collects on its own the worker only queues.
-        with self._pending_lock:
-            self._pending.append((frame, sid))
-            if self._collecting or self._wake_sent:
-                return
-            self._wake_sent = True
-        loop.call_soon_threadsafe(self._drain)
+        self._wake_loop((frame, sid))
 
     def flush(self) -> None:
         """Send what the worker queued now (it calls this when a prompt ends)."""
         if threading.get_ident() == self._loop_thread:
             self._drain()
-            return
+        else:
+            self._wake_loop(None)
+
+    def _wake_loop(self, queued: tuple[Frame, str | None] | None) -> None:
+        """Queue a frame from another thread (or none: a flush) and wake the loop to send what
+        is queued, unless it is on its way or (for a frame) the loop collects anyway."""
         loop = self.loop
         if loop is None or loop.is_closed():
             return
         with self._pending_lock:
-            if not self._pending or self._wake_sent:
+            if queued is not None:
+                self._pending.append(queued)
+            if self._wake_sent or not self._pending or (queued is not None and self._collecting):
                 return
             self._wake_sent = True
         loop.call_soon_threadsafe(self._drain)
