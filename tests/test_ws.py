@@ -499,7 +499,10 @@ def test_worker_frames_are_collected_while_busy_and_flushed_at_a_prompts_end() -
         def from_worker(*events: str, then_flush: bool = False) -> None:
             def run() -> None:
                 for event in events:
-                    hub.send(event, {"prompt_id": "p"}, "c")
+                    data: dict[str, Any] = {"prompt_id": "p", "timestamp": 1}
+                    if event == "status":
+                        data = {"status": {"exec_info": {"queue_remaining": 0}}}
+                    hub.send(event, data, "c" if event != "status" else None)
                 if then_flush:
                     hub.flush()
             worker = threading.Thread(target=run)
