@@ -2,17 +2,11 @@
 API nodes' argument checks."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.validation_prompts import Check, folder_paths, only_error, save, validator
-
-
-@pytest.fixture
-def check(base_dir: Path) -> Check:
-    return validator(folder_paths(base_dir))
+from tests.validation.prompts import only_error, save
 
 
 def load_image(name: Any) -> dict[str, Any]:

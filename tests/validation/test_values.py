@@ -2,23 +2,12 @@
 and options, as ComfyUI 0.8.0 checks them."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fakecomfy.core.paths import FolderPaths
-from tests.validation_prompts import Check, empty_image, folder_paths, only_error, save, validator
-
-
-@pytest.fixture
-def paths(base_dir: Path) -> FolderPaths:
-    return folder_paths(base_dir)
-
-
-@pytest.fixture
-def check(paths: FolderPaths) -> Check:
-    return validator(paths)
+from tests.validation.prompts import empty_image, only_error, save
 
 
 @pytest.mark.parametrize("value,expected", [("16", 16), (16.9, 16), ({"__value__": 16}, 16), (True, 1),

@@ -2,17 +2,9 @@
 against the prompt and checked under their full names."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.validation_prompts import Check, empty_image, folder_paths, only_error, save, validator
-
-
-@pytest.fixture
-def check(base_dir: Path) -> Check:
-    return validator(folder_paths(base_dir))
+from tests.validation.prompts import empty_image, only_error, save
 
 
 def test_v3_dynamic_input_missing_shows_last_name_part(check: Any) -> None:

@@ -1,18 +1,12 @@
 """Link types (``core/validation/link_types.py``): which output may feed which input."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fakecomfy.core.validation import types_compatible
-from tests.validation_prompts import Check, folder_paths, only_error, save, validator
-
-
-@pytest.fixture
-def check(base_dir: Path) -> Check:
-    return validator(folder_paths(base_dir))
+from tests.validation.prompts import only_error, save
 
 
 def test_return_type_mismatch(check: Any) -> None:

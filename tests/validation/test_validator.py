@@ -2,21 +2,15 @@
 links and the exceptions they raise, and graph shape, as ComfyUI 0.8.0 reports them."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fakecomfy.core.validation import MalformedPromptError
 from fakecomfy.core.validation.validator import RECURSION_DEPTH_LIMIT
-from tests.validation_prompts import Check, empty_image, folder_paths, invert, only_error, save, validator
+from tests.validation.prompts import empty_image, invert, only_error, save
 
 Prompt = dict[str, Any]
-
-
-@pytest.fixture
-def check(base_dir: Path) -> Check:
-    return validator(folder_paths(base_dir))
 
 
 # ---- class types and outputs --------------------------------------------------------------------
