@@ -24,7 +24,6 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -32,98 +31,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from fakecomfy.contract import spec
+from fakecomfy.contract.report import Check, Outcome, Report, judged
 
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 PREFIX = "fakecomfy-contract-"
 # Operations that only run with --destructive (they change state the run did not create).
 DESTRUCTIVE_ONLY = {"updateSettings", "setSetting", "createUser", "interrupt", "freeMemory"}
-
-
-@dataclass
-class Check:
-    name: str
-    outcome: str
-    operation: str = ""
-    request: str = ""
-    status: int | None = None
-    problems: list[str] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def first(self) -> str:
-        return self.problems[0] if self.problems else self.note
-
-
-@dataclass
-class Report:
-    target: str
-    token: str
-    destructive: bool
-    checks: list[Check] = field(default_factory=list)
-    duration_s: float = 0.0
-
-    def counts(self) -> dict[str, int]:
-        return {k.lower(): sum(c.outcome == k for c in self.checks) for k in (PASS, FAIL, SKIP)}
-
-    @property
-    def ok(self) -> bool:
-        return not any(c.outcome == FAIL for c in self.checks)
-
-    def summary(self) -> str:
-        n = self.counts()
-        verdict = "OK" if self.ok else "DEVIATIONS"
-        return (f"contract {verdict}: {n['pass']} passed, {n['fail']} failed, {n['skip']} skipped "
-                f"against {self.target} in {self.duration_s:.1f} s")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "token": self.token, "destructive": self.destructive,
-                "ok": self.ok, "summary": self.counts(), "duration_s": round(self.duration_s, 3),
-                "checks": [asdict(c) for c in self.checks]}
-
-    def text(self) -> str:
-        lines = []
-        for c in self.checks:
-            head = f"{c.outcome}  {c.name}"
-            if c.status is not None:
-                head += f" -> {c.status}"
-            lines.append(head)
-            if c.outcome == FAIL:
-                lines.append(f"      first deviation: {c.first}")
-                if c.request:
-                    lines.append(f"      request: {c.request}")
-                if len(c.problems) > 1:
-                    lines.append(f"      (+{len(c.problems) - 1} more)")
-            elif c.outcome == SKIP and c.note:
-                lines.append(f"      {c.note}")
-        lines.append(self.summary())
-        return "\n".join(lines)
-
-    def markdown(self) -> str:
-        n = self.counts()
-        out = [f"# fakecomfy contract report: {self.target}", "",
-               f"**{'OK' if self.ok else 'DEVIATIONS'}**: {n['pass']} passed, {n['fail']} failed, "
-               f"{n['skip']} skipped in {self.duration_s:.1f} s (token `{self.token}`, "
-               f"destructive: {'yes' if self.destructive else 'no'}).", "",
-               "| Result | Check | Operation | HTTP | First deviation / note |",
-               "|---|---|---|---|---|"]
-        for c in self.checks:
-            cell = c.first.replace("|", "\\|").replace("\n", " ")
-            out.append(f"| {c.outcome} | `{c.name}` | {c.operation} | {'' if c.status is None else c.status} | {cell} |")
-        failed = [c for c in self.checks if c.outcome == FAIL]
-        if failed:
-            out += ["", "## Deviations", ""]
-            for c in failed:
-                out += [f"### {c.name}", "", f"Request: `{c.request}`", ""]
-                out += [f"- {p}" for p in c.problems] + [""]
-        return "\n".join(out) + "\n"
-
-    def write(self, path: Path) -> None:
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
-        elif path.suffix.lower() == ".md":
-            path.write_text(self.markdown(), encoding="utf-8")
-        else:
-            raise ValueError(f"report file must end in .json or .md: {path}")
 
 
 def tiny_png(width: int = 8, height: int = 8, rgba: tuple[int, int, int, int] = (200, 40, 40, 255)) -> bytes:
@@ -165,11 +77,11 @@ class ContractRunner:
         self.report.checks.append(check)
         if check.operation:
             self.exercised.add(check.operation)
-        self.log(f"{check.outcome}  {check.name}" + (f" -> {check.status}" if check.status is not None else ""))
+        self.log(check.headline)
         return check
 
     def skip(self, operation: str, name: str, why: str) -> None:
-        self.add(Check(name=name, outcome=SKIP, operation=operation, note=why))
+        self.add(Check(name=name, outcome=Outcome.SKIP, operation=operation, note=why))
 
     def call(self, operation: str, method: str, path: str, *, expect: Iterable[int] = (200,),
              check_body: Callable[[httpx.Response], list[str]] | None = None,
@@ -187,7 +99,7 @@ class ContractRunner:
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            self.add(Check(name, FAIL, operation, shown, None, [f"request failed: {exc!r}"]))
+            self.add(Check(name, Outcome.FAIL, operation, shown, None, [f"request failed: {exc!r}"]))
             return None
         raw_path = response.request.url.raw_path.decode().split("?")[0]
         body = b"" if method == "HEAD" else response.content
@@ -201,7 +113,7 @@ class ContractRunner:
                 problems += check_body(response)
             except Exception as exc:  # noqa: BLE001 - a malformed answer is a deviation
                 problems.append(f"unexpected answer: {exc!r}")
-        self.add(Check(name, FAIL if problems else PASS, operation, shown, response.status_code, problems))
+        self.add(Check(name, judged(problems), operation, shown, response.status_code, problems))
         return response
 
     def both(self, operation: str, method: str, path: str, **kwargs: Any) -> list[httpx.Response | None]:
@@ -218,7 +130,7 @@ class ContractRunner:
                 try:
                     step()
                 except Exception as exc:  # noqa: BLE001 - report, go on with the next group
-                    self.add(Check(f"{step.__name__} (internal)", FAIL, "", "",
+                    self.add(Check(f"{step.__name__} (internal)", Outcome.FAIL, "", "",
                                    None, [f"the check itself failed: {exc!r}"]))
             for _method, _url, _path, op in spec.operations():
                 if op["operationId"] not in self.exercised:
@@ -334,7 +246,7 @@ class ContractRunner:
         try:
             ws = websocket.create_connection(url, timeout=self.timeout, header=[f"{k}: {v}" for k, v in self.headers.items()])
         except Exception as exc:  # noqa: BLE001
-            self.add(Check(name + " connect", FAIL, "connectWebSocket", f"GET {url} (upgrade)", None, [f"could not connect: {exc!r}"]))
+            self.add(Check(name + " connect", Outcome.FAIL, "connectWebSocket", f"GET {url} (upgrade)", None, [f"could not connect: {exc!r}"]))
             self.skip("queuePrompt", "POST /prompt", "no WebSocket")
             return
         try:
@@ -365,7 +277,7 @@ class ContractRunner:
                 problems.append(f"first message is {msg.get('type')!r}, not status")
             elif msg["data"].get("sid") != client_id:
                 problems.append(f"greeting sid is {msg['data'].get('sid')!r}, not the clientId {client_id!r}")
-        self.add(Check("WS greeting (status with sid)", FAIL if problems else PASS, "connectWebSocket", shown, None, problems))
+        self.add(Check("WS greeting (status with sid)", judged(problems), "connectWebSocket", shown, None, problems))
         # feature flags
         flags = {"type": "feature_flags", "data": {"supports_preview_metadata": False}}
         ws.send(json.dumps(flags))
@@ -378,7 +290,7 @@ class ContractRunner:
             problems += spec.check_ws_message(text)
             if json.loads(text).get("type") == "feature_flags":
                 break
-        self.add(Check("WS feature_flags answer", FAIL if problems else PASS, "connectWebSocket",
+        self.add(Check("WS feature_flags answer", judged(problems), "connectWebSocket",
                        f"send {json.dumps(flags)}", None, problems))
         # one model-free prompt
         body = {"prompt": model_free_prompt(self.token), "client_id": client_id}
@@ -406,13 +318,13 @@ class ContractRunner:
                     break
         except Exception as exc:  # noqa: BLE001 - a timeout or a closed socket
             problems.append(f"no executing with node null for the prompt: {exc!r}")
-        self.add(Check("WS messages of the prompt (schemas)", FAIL if problems else PASS, "connectWebSocket",
+        self.add(Check("WS messages of the prompt (schemas)", judged(problems), "connectWebSocket",
                        f"POST /prompt {json.dumps(body)[:120]}...", None, problems))
         order = event_order_problems(events, prompt_id)
-        self.add(Check("WS event order", FAIL if order else PASS, "connectWebSocket",
+        self.add(Check("WS event order", judged(order), "connectWebSocket",
                        f"POST /prompt (prompt_id {prompt_id})", None, order,
                        note=" ".join(t for t, _ in events)))
-        self.add(Check("WS no binary frames without preview_method", FAIL if binary else PASS, "connectWebSocket",
+        self.add(Check("WS no binary frames without preview_method", Outcome.FAIL if binary else Outcome.PASS, "connectWebSocket",
                        f"POST /prompt (prompt_id {prompt_id})", None,
                        [f"{binary} binary frames arrived"] if binary else []))
         self.both("getHistoryEntry", "GET", f"/history/{prompt_id}",
