@@ -14,6 +14,7 @@ from typing import Any
 
 from fakecomfy import jsontext, protocol
 from fakecomfy.core.queue import Completion, QueueItem
+from fakecomfy.exception_names import exception_type_name
 from fakecomfy.executors.base import (
     ExecutionEnv,
     Interrupted,
@@ -23,7 +24,7 @@ from fakecomfy.executors.base import (
     Preview,
     Reporter,
 )
-from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link
+from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link_with_int_slot
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
 # A node's IS_CHANGED hook: a value that changes when its outside world does (file content...).
@@ -40,13 +41,6 @@ _BROADCAST_WITHOUT_CLIENT = frozenset({protocol.EV_PROGRESS, protocol.EV_PROGRES
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def exception_type_name(exc: BaseException) -> str:
-    """Module-qualified class name, bare for builtins (ComfyUI's full_type_name)."""
-    cls = type(exc)
-    module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
 
 
 def _format_input(value: Any, describe: Callable[[Any], str]) -> Any:
@@ -298,7 +292,7 @@ class GraphExecutor:
         node = run.item.prompt[node_id]
         values: dict[str, Any] = {}
         for name, value in (node.get("inputs") or {}).items():
-            if is_link(value):
+            if is_link_with_int_slot(value):
                 source, slot = value
                 outputs = run.values.get(source)
                 if outputs is None:

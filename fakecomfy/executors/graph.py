@@ -18,15 +18,19 @@ Prompt = dict[str, dict[str, Any]]
 _signature_json = jsontext.make_dumps(sort_keys=True, default=repr)
 
 
-def is_link(value: Any) -> bool:
-    """``[source id, output slot]``: exact JSON types (so a bool is no slot)."""
+def is_link_with_int_slot(value: Any) -> bool:
+    """``[source id, output slot]`` as a str and an int, exact JSON types: the links the engine follows.
+
+    Stricter than ComfyUI's ``is_link`` (validation's ``is_link_with_numeric_slot``): a bool slot,
+    which validation lets through, is a link to output 0/1 in real ComfyUI but a plain value here.
+    """
     return type(value) is list and len(value) == 2 and type(value[0]) is str and type(value[1]) is int
 
 
 def links_of(node: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(input name, source node id, source slot) for each linked input, in key order."""
     inputs = node.get("inputs") or {}
-    return [(name, v[0], v[1]) for name, v in inputs.items() if is_link(v)]
+    return [(name, v[0], v[1]) for name, v in inputs.items() if is_link_with_int_slot(v)]
 
 
 class ExecutionPlan:
@@ -117,7 +121,7 @@ def input_signatures(prompt: Prompt, changed: Callable[[str], Any],
         inputs = node.get("inputs") or {}
         for name in sorted(inputs):
             value = inputs[name]
-            if is_link(value):
+            if is_link_with_int_slot(value):
                 parts.append([name, "link", key(value[0]), value[1]])
             else:
                 parts.append([name, value])
