@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from fakecomfy.cli import main
-from fakecomfy.contract.runner import PREFIX, event_order_problems
+from fakecomfy.contract.client import PREFIX
+from fakecomfy.contract.prompt import event_order_problems
 from fakecomfy.testing import ServerThread
 
 
