@@ -24,7 +24,8 @@ def run(base: str, max_examples: int, headers: dict[str, str], timeout: float) -
     try:
         for result in schema.get_all_operations():
             if not isinstance(result, Ok):
-                yield Check("generated (an operation schemathesis cannot load)", Outcome.FAIL, "", "", None, [repr(result)])
+                yield Check("generated (an operation schemathesis cannot load)", Outcome.FAIL, "", "", None,
+                            [repr(result)])
                 continue
             operation = result.ok()
             if operation.method.upper() != "GET" or operation.definition.raw.get("operationId", "") in EXCLUDED:

@@ -102,7 +102,8 @@ class Report:
                "|---|---|---|---|---|"]
         for c in self.checks:
             cell = c.first.replace("|", "\\|").replace("\n", " ")
-            out.append(f"| {c.outcome} | `{c.name}` | {c.operation} | {'' if c.status is None else c.status} | {cell} |")
+            status = "" if c.status is None else c.status
+            out.append(f"| {c.outcome} | `{c.name}` | {c.operation} | {status} | {cell} |")
         failed = [c for c in self.checks if c.outcome is Outcome.FAIL]
         if failed:
             out += ["", "## Deviations", ""]
