@@ -26,6 +26,7 @@ class MalformedPromptError(Exception):
 
 
 def error(kind: str, message: str, details: str, extra_info: dict[str, Any] | None = None) -> ValidationError:
+    """One error document, ``extra_info`` ``{}`` when not given."""
     return {"type": kind, "message": message, "details": details, "extra_info": extra_info or {}}
 
 
