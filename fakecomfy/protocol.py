@@ -16,9 +16,18 @@ TEXT_413: Final = "Maximum request body size {limit} exceeded."
 JSON_MEDIA: Final = "application/json; charset=utf-8"
 TEXT_MEDIA: Final = "text/plain; charset=utf-8"
 OCTET_MEDIA: Final = "application/octet-stream"
+# aiohttp's FileResponse types compressed files by their suffix (not as an encoding).
+COMPRESSED_FILE_MEDIA: Final = {".gz": "application/gzip", ".br": "application/x-brotli",
+                                ".bz2": "application/x-bzip2", ".Z": "application/x-compress",
+                                ".xz": "application/x-xz"}
 
 # --- headers ----------------------------------------------------------------------------------
 HEADER_COMFY_USER: Final = "comfy-user"
+HEADER_CONTENT_TYPE: Final = "Content-Type"
+HEADER_LAST_MODIFIED: Final = "Last-Modified"
+HEADER_ETAG: Final = "ETag"
+# aiohttp's FileResponse ETag: modification time in ns and size, in hex.
+FILE_ETAG: Final = '"{mtime_ns:x}-{size:x}"'
 CORS_ALLOW_METHODS: Final = "POST, GET, DELETE, PUT, OPTIONS, PATCH"
 CORS_ALLOW_HEADERS: Final = "Content-Type, Authorization"
 
@@ -34,6 +43,7 @@ TEXT_FILE_EXISTS: Final = "File already exists"
 TEXT_PATH_NOT_FOUND: Final = "Requested path not found"
 TEXT_INVALID_PATH: Final = "Invalid path requested"
 TEXT_NOT_A_DIRECTORY: Final = "Requested path is not a directory"
+USERS_STORAGE: Final = "server"  # GET /users: where the frontend keeps its users
 
 # --- server identity --------------------------------------------------------------------------
 COMFYUI_VERSION: Final = "0.8.0"

@@ -1,4 +1,5 @@
-"""HTTP behaviour of /users, /settings and /userdata (facts 34–36, M1–M9, O6)."""
+"""HTTP behaviour of /users, /settings and /userdata, single- and multi-user: per-user settings
+and files, the answers to an unknown user (401, 500 or 403 by route), the userdata listings."""
 from __future__ import annotations
 
 import json

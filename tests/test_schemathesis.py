@@ -100,8 +100,8 @@ def documented_500(ctx: Any, response: Any, case: Any) -> bool | None:
 
     Real ComfyUI answers 500 when a handler fails on its input: a body that is not JSON or has
     the wrong types (POST /prompt, /settings, /settings/{id}, /queue, /history, /free, /users,
-    /interrupt: facts 17, 21, 23, 34, M2), a non-integer ``max_items``/``offset`` (GET /history),
-    a missing user in multi-user mode (userdata, fact M4), a failing upload (original_ref of
+    /interrupt), a non-integer ``max_items``/``offset`` (GET /history), an unknown user of the
+    userdata routes in multi-user mode, a failing upload (original_ref of
     /upload/mask naming nothing usable) and a job whose ``extra_pnginfo`` is not an object.
     The spec lists a "500" for exactly those operations, and ``response_schema_conformance``
     still checks that body against the documented one (ComfyUI's fixed text); every other
