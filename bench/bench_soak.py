@@ -50,7 +50,7 @@ from pathlib import Path
 
 import aiohttp
 
-# The messages a client_id prompt of EmptyImage -> SaveImage gets, besides status (fact 5).
+# The messages a client_id prompt of EmptyImage -> SaveImage gets from real ComfyUI, besides status.
 EXPECTED = ["execution_start", "execution_cached", "progress_state", "executing", "progress_state",
             "progress_state", "executing", "executed", "progress_state", "execution_success", "executing"]
 

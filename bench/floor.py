@@ -6,25 +6,25 @@ ComfyUI 0.8.0 sends for the workload, and does nothing else.
 
 How the message lists are derived. :func:`prompt_messages` writes the sequence that the real
 server's transcripts show (``../shared/golden/exec_empty_save.json`` and
-``exec_sd15_txt2img.json``; facts 5-12 and 38-40 of ``../shared/comfyui-facts.md``): two
+``exec_sd15_txt2img.json``): two
 ``status`` broadcasts (queue put, worker pick-up), ``execution_start``, ``execution_cached``
 (the cached ids in prompt key order), then per node that runs ``progress_state`` (the cumulative
 map, this node ``running`` 0.0/1.0), ``executing``, per sampler step ``progress_state``
 (int ``step``/``steps``) and ``progress``, ``executed`` for an output node, ``progress_state``
 (this node ``finished``), and last ``execution_success``, a ``status`` broadcast (queue 0) and
 ``executing`` with ``node: null``. Every message is ``json.dumps`` with default separators, as
-aiohttp's ``send_json`` writes it; cached nodes send nothing and stay out of the maps (fact 8).
+aiohttp's ``send_json`` writes it; cached nodes send nothing and stay out of the maps.
 Run as a script, this module rebuilds the two recorded prompts from their ids and file names and
 checks that every text message comes out equal to the recorded one (timestamps aside), so the
 sizes are the real ones. The binary preview frames of the recording are left out: they come only
-with ``extra_data.preview_method`` (fact 12), which the bench's prompts do not set.
+with ``extra_data.preview_method``, which the bench's prompts do not set.
 
 A workload's list (``workloads.py``) is its steady state, the one the bench measures: with a new
 seed per prompt the cache holds every node but the sampler and what follows it, so txt2img
 512 px, 20 steps is 57 messages (about 12.3 KB) and so is img2img; EmptyImage -> SaveImage is 14
 (about 3.2 KB) at any size. The prompt id is filled into pre-built texts, so the floor's
 per-prompt work is one ``str.replace`` and one send per message; ``status`` messages go to
-every socket, the rest to the posting client (fact 4); the first ``status`` (the queue put)
+every socket, the rest to the posting client; the first ``status`` (the queue put)
 before the HTTP response, the rest after it, as from a worker. The bench also records one prompt of each
 workload from the fake and from the floor and prints both counts and sizes.
 """
@@ -86,7 +86,7 @@ def _message(kind: str, data: dict[str, object], broadcast: bool = False) -> Mes
 
 def status(queue_remaining: int, sid: str | None = None) -> Message:
     data: dict[str, object] = {"status": {"exec_info": {"queue_remaining": queue_remaining}}}
-    if sid is not None:  # only the greeting carries the sid (fact 1)
+    if sid is not None:  # only the greeting carries the sid
         data["sid"] = sid
     return _message("status", data, broadcast=sid is None)
 
@@ -103,7 +103,7 @@ def prompt_messages(prompt_id: str, cached: list[str], nodes: list[RunNode],
         nid = node.node_id
         out.append(progress.set(nid, 0.0, 1.0, "running"))
         out.append(_message("executing", {"node": nid, "display_node": nid, "prompt_id": prompt_id}))
-        for step in range(1, node.steps + 1):  # a ProgressBar's values are ints (fact 7)
+        for step in range(1, node.steps + 1):  # a ProgressBar's values are ints
             out.append(progress.set(nid, step, node.steps, "running"))
             out.append(_message("progress", {"value": step, "max": node.steps, "prompt_id": prompt_id,
                                              "node": nid}))

@@ -55,7 +55,7 @@ def sampled(workflow: Prompt, sampler: str, save: str, prefix: str,
     return build
 
 
-# What runs in the steady state (fact 39: with a new seed only the sampler and what follows it
+# What runs in the steady state (with a new seed only the sampler and what follows it
 # run; the rest is cached, listed in prompt key order). File names as client 0's first prompt
 # writes them: the counter keeps five digits, so every prompt's executed message has this size.
 FLOORS: dict[str, tuple[list[str], list[RunNode]]] = {

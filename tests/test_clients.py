@@ -195,7 +195,7 @@ def test_workflow_client_async_img2img_with_uploaded_picture(make_server: MakeSe
 
 # ---- comfy-ui-client: websocket-client after POST /prompt, urllib for HTTP ----------------------
 # Its interrupt() is left out: it parses the reply as JSON, and ComfyUI answers POST /interrupt with
-# an empty 200 body (fact 34), so it raises JSONDecodeError against the real server as well.
+# an empty 200 body (real answers /interrupt so), so it raises JSONDecodeError against the real server as well.
 def test_ui_client_get_outputs_reports_progress_and_images(make_server: MakeServer) -> None:
     client = UIClient(host_of(make_server(node_times={"KSampler": STEP_SECONDS})))
     progress: list[tuple[int, int, int]] = []

@@ -1,4 +1,4 @@
-"""Execution order and cache keys, checked against the orders observed on real ComfyUI (fact 38)."""
+"""Execution order and cache keys, checked against the orders observed on real ComfyUI."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""HTTP behaviour of POST /prompt and GET /prompt (facts 16–19).
+"""HTTP behaviour of POST /prompt and GET /prompt: numbering, ids, priority, validation errors.
 
 The TestClient does not run the lifespan, so no worker takes queued prompts away: what POST
 /prompt queued is read back from ``model.queue``.
@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from fakecomfy.core.model import ComfyModel
-from fakecomfy.core.queue import QueueItem
+from fakecomfy.core.execution import QueueItem
 
 TEXT_500 = "500 Internal Server Error\n\nServer got itself in trouble"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -1,4 +1,4 @@
-"""aiohttp-compatible routing: 404/405/OPTIONS/500 answers and the /api aliases (facts §33)."""
+"""aiohttp-compatible routing: 404/405/OPTIONS/500 answers and the /api aliases."""
 from __future__ import annotations
 
 import pytest

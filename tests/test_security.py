@@ -1,4 +1,5 @@
-"""The Origin check on loopback (facts O1–O5), CORS (C1–C3) and the request body limit (L1–L5)."""
+"""The Origin check of a loopback server, the fixed CORS headers of ``--enable-cors-header`` and
+the request body limit of ``--max-upload-size``, as real ComfyUI 0.8.0 applies them."""
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -159,7 +159,7 @@ class UserManager:
         """Absolute path of ``rel`` inside the user's root (the root itself for None).
 
         A name containing ``%`` is URL-decoded once more, like real. With ``create_parent``
-        the parent directory is created, even when the file is then not found (fact M7).
+        the parent directory is created, even when the file is then not found (real ComfyUI does so).
         """
         root = self.user_root(user)
         path = root
