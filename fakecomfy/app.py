@@ -2,16 +2,16 @@
 
 Where a request goes: Origin check (unless CORS is on) → Router (aiohttp-compatible resolution,
 body limits, CORS headers) → a route module in ``fakecomfy.routes`` → the model in
-``fakecomfy.core``.
+``fakecomfy.core``. This module is the composition root: it picks the executor for the model,
+the hub for the worker's events, and (``Settings.spec_check``) the contract check.
 """
 from __future__ import annotations
 
 import asyncio
-import gc
-import os
 import shutil
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 from starlette.applications import Starlette
 
@@ -19,6 +19,7 @@ from fakecomfy import protocol
 from fakecomfy.core import defaults
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
+from fakecomfy.executors import create_executor
 from fakecomfy.routes import files, nodes, prompt, queue, system, users, ws
 from fakecomfy.settings import Settings
 from fakecomfy.web.hub import WebSocketHub
@@ -30,10 +31,10 @@ ROUTE_MODULES = (system, nodes, files, users, prompt, queue)
 
 def cors_headers(origin: str) -> dict[str, str]:
     return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": protocol.CORS_ALLOW_METHODS,
-        "Access-Control-Allow-Headers": protocol.CORS_ALLOW_HEADERS,
-        "Access-Control-Allow-Credentials": "true",
+        protocol.HEADER_CORS_ALLOW_ORIGIN: origin,
+        protocol.HEADER_CORS_ALLOW_METHODS: protocol.CORS_ALLOW_METHODS,
+        protocol.HEADER_CORS_ALLOW_HEADERS: protocol.CORS_ALLOW_HEADERS,
+        protocol.HEADER_CORS_ALLOW_CREDENTIALS: "true",
     }
 
 
@@ -42,6 +43,18 @@ def make_default_base() -> Path:
     base = Path(tempfile.mkdtemp(prefix="fakecomfy-"))
     defaults.populate(base)
     return base
+
+
+def _spec_check() -> ModuleType:
+    """The contract check (test tooling, loaded only when asked for: it needs the spec)."""
+    from fakecomfy.contract import middleware
+
+    return middleware
+
+
+def build_model(settings: Settings, paths: FolderPaths) -> ComfyModel:
+    """The server's model, running prompts with the executor ``settings.executor`` names."""
+    return ComfyModel(settings, paths, lambda env: create_executor(settings.executor, env))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -53,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if base is None:
         base = owned_base = make_default_base()
     paths = FolderPaths.from_settings(settings, base)
-    model = ComfyModel(settings, paths)
+    model = build_model(settings, paths)
 
     router = Router()
     router.max_body = settings.max_upload_bytes
@@ -61,14 +74,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         router.cors_headers = cors_headers(settings.enable_cors_header)
     for module in ROUTE_MODULES:
         module.register(router, model)
-    hub = WebSocketHub(busy=lambda: not model.queue.is_idle())
+    spec_check = _spec_check() if settings.spec_check else None
+    hub = WebSocketHub(busy=lambda: not model.queue.is_idle(),
+                       frame_check=spec_check.check_ws_frame if spec_check is not None else None)
     ws.register(router, model, hub)
 
     async def startup() -> None:
-        # The catalog and module state are hundreds of thousands of long-lived objects: keep the
-        # cyclic GC from re-scanning them during every prompt.
-        gc.collect()
-        gc.freeze()
         hub.bind(asyncio.get_running_loop())
         model.start(hub)
 
@@ -88,7 +99,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.model = model
     app.state.settings = settings
     app.state.hub = hub
-    if os.environ.get("FAKECOMFY_SPEC_CHECK") == "1":  # the test suite checks every answer
-        from fakecomfy.contract.middleware import install
-        install(app)
+    if spec_check is not None:
+        spec_check.install(app)
     return app

@@ -65,7 +65,7 @@ def serve(settings: Settings) -> None:
 
     from fakecomfy.app import create_app
     from fakecomfy.core.catalog import CatalogError
-    from fakecomfy.web.transport import BACKLOG, server_config
+    from fakecomfy.web.protocols import BACKLOG, server_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     # History keeps up to 10 000 prompts alive, and each full collection walks all of them
@@ -78,6 +78,10 @@ def serve(settings: Settings) -> None:
         app = create_app(settings)
     except (CatalogError, ValueError) as exc:  # a bad --object-info file or --executor name
         raise SystemExit(f"fakecomfy: {exc}") from None
+    # The catalog and module state are hundreds of thousands of long-lived objects: keep the
+    # cyclic GC from re-scanning them during every prompt (our own process only, like above).
+    gc.collect()
+    gc.freeze()
     model = app.state.model
     sock = socket.socket(socket.AF_INET6 if ":" in settings.listen else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -43,14 +43,3 @@ def number(value: Any) -> str:
     if kind is int or (kind is float and value - value == 0):  # inf - inf and NaN are NaN
         return repr(value)
     return dumps(value)
-
-
-class Encoded(dict[str, Any]):
-    """A dict that carries its own ``dumps`` text, for messages built up piece by piece (the
-    hub writes ``text`` instead of encoding the dict again)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, data: dict[str, Any], text: str) -> None:
-        super().__init__(data)
-        self.text = text

@@ -4,7 +4,15 @@ Handlers import these; they never spell a protocol string inline.
 """
 from __future__ import annotations
 
+import enum
 from typing import Final
+
+
+class WireEnum(str, enum.Enum):
+    """An enum whose members are the wire strings themselves (``str()`` gives the value)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 # --- HTTP text bodies -------------------------------------------------------------------------
 TEXT_500: Final = "500 Internal Server Error\n\nServer got itself in trouble"
@@ -30,6 +38,16 @@ HEADER_ETAG: Final = "ETag"
 FILE_ETAG: Final = '"{mtime_ns:x}-{size:x}"'
 CORS_ALLOW_METHODS: Final = "POST, GET, DELETE, PUT, OPTIONS, PATCH"
 CORS_ALLOW_HEADERS: Final = "Content-Type, Authorization"
+HEADER_CORS_ALLOW_ORIGIN: Final = "Access-Control-Allow-Origin"
+HEADER_CORS_ALLOW_METHODS: Final = "Access-Control-Allow-Methods"
+HEADER_CORS_ALLOW_HEADERS: Final = "Access-Control-Allow-Headers"
+HEADER_CORS_ALLOW_CREDENTIALS: Final = "Access-Control-Allow-Credentials"
+HEADER_CACHE_CONTROL: Final = "Cache-Control"
+NO_CACHE: Final = "no-cache"
+HEADER_ALLOW: Final = "Allow"
+HEADER_CONNECTION: Final = "Connection"
+CONNECTION_CLOSE: Final = "close"
+HTML_MEDIA: Final = "text/html"
 
 # --- users, settings and userdata -------------------------------------------------------------
 ERR_DUPLICATE_USERNAME: Final = "Duplicate username."
@@ -79,11 +97,34 @@ EV_EXECUTION_INTERRUPTED: Final = "execution_interrupted"
 BIN_PREVIEW_IMAGE: Final = 1
 BIN_TEXT: Final = 3
 BIN_PREVIEW_IMAGE_WITH_METADATA: Final = 4
-IMAGE_FORMAT_CODES: Final = {"JPEG": 1, "PNG": 2}
-IMAGE_MEDIA_TYPES: Final = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+class PreviewFormat(WireEnum):
+    """How a preview image is encoded (PIL's format names)."""
+
+    JPEG = "JPEG"
+    PNG = "PNG"
+
+
+IMAGE_FORMAT_CODES: Final = {PreviewFormat.JPEG: 1, PreviewFormat.PNG: 2}
+IMAGE_MEDIA_TYPES: Final = {PreviewFormat.JPEG: "image/jpeg", PreviewFormat.PNG: "image/png"}
 FEATURE_PREVIEW_METADATA: Final = "supports_preview_metadata"
 
+
+class NodeState(WireEnum):
+    """A node's ``state`` in ``progress_state``."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+
 # --- queue, history and jobs ------------------------------------------------------------------
+class HistoryStatus(WireEnum):
+    """A history entry's ``status.status_str``."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+
+
 JOB_PENDING: Final = "pending"
 JOB_IN_PROGRESS: Final = "in_progress"
 JOB_COMPLETED: Final = "completed"

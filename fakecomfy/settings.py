@@ -35,6 +35,10 @@ class Settings:
     executor: str = "numpy"
     node_times: dict[str, float] = field(default_factory=dict)
     log_requests: bool = True
+    # Check every HTTP answer and WebSocket message against the bundled contract and record
+    # deviations (fakecomfy.contract.middleware); FAKECOMFY_SPEC_CHECK=1 turns it on for every
+    # Settings made in the process, which is how the test suite checks everything it provokes.
+    spec_check: bool = field(default_factory=lambda: os.environ.get("FAKECOMFY_SPEC_CHECK") == "1")
 
     def __post_init__(self) -> None:
         # Accept plain strings for directories (Settings(base_directory="/tmp/comfy")).

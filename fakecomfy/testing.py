@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from fakecomfy.app import create_app
 from fakecomfy.settings import Settings
-from fakecomfy.web.transport import server_config
+from fakecomfy.web.protocols import server_config
 
 
 class ServerThread:

@@ -168,17 +168,17 @@ def test_unknown_executor_stops_serve_with_a_clear_message(tmp_path: Path) -> No
 def test_serve_makes_full_collections_rarer_in_its_own_process(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """History keeps thousands of prompts alive; ``serve`` lets the cyclic GC walk them less
-    often (its third threshold), and leaves the first two as they are."""
+    often (its third threshold), leaves the first two as they are, and freezes what exists."""
     import gc
 
     import uvicorn
 
     from fakecomfy.cli import serve
 
-    seen: list[tuple[int, ...]] = []
+    seen: list[tuple[tuple[int, ...], int]] = []
 
     def run(self: uvicorn.Server, sockets: list[Any] | None = None) -> None:
-        seen.append(gc.get_threshold())
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
         for sock in sockets or []:
             sock.close()
 
@@ -188,4 +188,21 @@ def test_serve_makes_full_collections_rarer_in_its_own_process(tmp_path: Path,
         serve(Settings(base_directory=tmp_path, port=0, listen="127.0.0.1", log_requests=False))
     finally:
         gc.set_threshold(*before)
-    assert seen == [(before[0], before[1], 100)]
+        gc.unfreeze()
+    assert [threshold for threshold, _ in seen] == [(before[0], before[1], 100)]
+    assert seen[0][1] > 0  # the long-lived objects built so far are frozen before serving
+
+
+def test_a_server_embedded_in_a_process_leaves_its_garbage_collector_alone() -> None:
+    """Only ``fakecomfy serve`` tunes and freezes the GC (its own process); an app built and
+    started in a user's test run changes neither."""
+    import gc
+
+    from starlette.testclient import TestClient
+
+    from fakecomfy import create_app
+
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    with TestClient(create_app(Settings(log_requests=False))) as c:
+        assert c.get("/system_stats").status_code == 200
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
 
-from fakecomfy.web.coalesce import CoalescingTransport, coalescing, websocket_protocol
+from fakecomfy.web.coalesce import CoalescingTransport, coalescing
+from fakecomfy.web.protocols import http_protocol, websocket_protocol
 
 
 class RecordingTransport(asyncio.Transport):
@@ -145,7 +146,6 @@ def test_http_connections_are_wrapped_once_even_after_the_websocket_upgrade() ->
     leave as one write. The WebSocket protocol an upgrade hands the transport to keeps it."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-    from fakecomfy.web.coalesce import http_protocol
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})

@@ -21,16 +21,17 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from fakecomfy import jsontext
+from fakecomfy.app import build_model
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
-from fakecomfy.core.queue import Completion, QueueItem
+from fakecomfy.core.execution import Completion, QueueItem
 from fakecomfy.core.validation import validate_prompt
-from fakecomfy.executors.base import NodeContext, NodeResult, Preview
+from fakecomfy.core.execution import Preview
+from fakecomfy.executors.base import NodeContext, NodeResult
 from fakecomfy.executors.engine import GraphExecutor
 from fakecomfy.executors.numpy import IS_CHANGED, NODES, describe, fallback
 from fakecomfy.settings import Settings
-from fakecomfy.web.hub import encode_preview, json_frame
+from fakecomfy.web.frames import FrameEncoder, encode_preview
 from tests import workflows
 from tests.conftest import SHARED
 from tests.workflows import SD15, Prompt, blur_chain
@@ -108,7 +109,7 @@ class Engine:
 
 def make_engine(base: Path, **settings: Any) -> Engine:
     s = Settings(base_directory=base, log_requests=False, **settings)
-    return Engine(ComfyModel(s, FolderPaths.from_settings(s, base)))
+    return Engine(build_model(s, FolderPaths.from_settings(s, base)))
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_empty_save_sends_the_exact_sequence_of_fact_5(engine: Engine) -> None:
     assert rec.of("executing")[0] == {"node": "1", "display_node": "1", "prompt_id": "p1"}
     assert rec.of("executed") == [{"node": "2", "display_node": "2", "output": {"images": [
         {"filename": "basic_00001_.png", "subfolder": "run", "type": "output"}]}, "prompt_id": "p1"}]
-    assert completion.status_str == "success" and completion.completed
+    assert completion.status == "success" and completion.completed
 
 
 def test_history_parts_on_success(engine: Engine) -> None:
@@ -181,18 +182,19 @@ def test_progress_state_entries_are_cumulative_with_float_start_and_finish(engin
         assert isinstance(entry["value"], float)
 
 
-def test_progress_state_messages_carry_their_exact_json_text(engine: Engine) -> None:
-    """The hub writes the pre-built text of a progress_state: it must be json.dumps of the data,
-    through sampler steps (ints), starts (floats) and cached nodes (ints 1/1)."""
+def test_progress_state_messages_encode_as_json_dumps_of_their_data(engine: Engine) -> None:
+    """The engine sends plain data and replaces an entry when it changes; the wire layer
+    encodes each entry once: every frame must still be json.dumps of its data, through sampler
+    steps (ints), starts (floats) and cached nodes (ints 1/1), prompt after prompt."""
+    frames = FrameEncoder()
     engine.run(txt2img(steps=2))
     for prompt in (txt2img(steps=2), txt2img(steps=3)):  # all cached, then the sampler again
         _, rec = engine.run(prompt)
         states = rec.of("progress_state")
         assert states
         for data in states:
-            assert isinstance(data, jsontext.Encoded)
-            assert data.text == json.dumps(dict(data))
-            assert json_frame("progress_state", data) == json.dumps({"type": "progress_state", "data": dict(data)})
+            assert type(data) is dict
+            assert frames.json("progress_state", data) == json.dumps({"type": "progress_state", "data": data})
 
 
 def test_sampler_progress_values_are_ints_and_finish_keeps_them(engine: Engine) -> None:
@@ -270,7 +272,7 @@ def _composite(source_first: bool) -> Prompt:
 
 
 def _string_ids() -> Prompt:
-    """txt2img with string ids, listed output first (fact 38)."""
+    """txt2img with string ids, listed output first (the order then follows the inputs' key order)."""
     p = txt2img()
     rename = {"9": "SaveImage.0", "8": "VAEDecode.0", "3": "KSampler.0", "6": "CLIPTextEncode.0",
               "7": "CLIPTextEncode.1", "5": "EmptyLatentImage.0", "4": "CheckpointLoaderSimple.0"}
@@ -325,7 +327,7 @@ def test_a_client_id_that_is_no_string_reaches_nobody(engine: Engine) -> None:
     completion, rec = engine.run(txt2img(steps=1), client_id=None, extra={"client_id": 7,
                                                                           "preview_method": "latent2rgb"})
     assert rec.events == []
-    assert completion.status_str == "success"
+    assert completion.status == "success"
 
 
 # ---- sampler progress and previews --------------------------------------------------------------
@@ -568,7 +570,7 @@ def test_execution_error_sequence_and_data(engine: Engine, base: Path) -> None:
     assert error["executed"] == [] and error["current_inputs"] == {"ckpt_name": ["fake.safetensors"]}
     assert sorted(error["current_outputs"]) == sorted(txt2img())
     assert error["traceback"] and all(isinstance(line, str) for line in error["traceback"])
-    assert (completion.status_str, completion.completed) == ("error", False)
+    assert (completion.status, completion.completed) == ("error", False)
     assert completion.outputs == {} and completion.meta == {}
     assert [m[0] for m in completion.messages] == ["execution_start", "execution_cached", "execution_error"]
 
@@ -659,7 +661,7 @@ def test_interrupt_is_noticed_at_the_next_node(base: Path) -> None:
     data = rec.of("execution_interrupted")[0]
     assert data == {"prompt_id": "p1", "node_id": "3", "node_type": "ImageScale", "executed": ["1", "2"],
                     "timestamp": data["timestamp"]}
-    assert (completion.status_str, completion.completed, completion.outputs) == ("error", False, {})
+    assert (completion.status, completion.completed, completion.outputs) == ("error", False, {})
     assert completion.messages[-1] == ["execution_interrupted", data]
 
 
@@ -708,7 +710,7 @@ def test_interrupt_stops_a_sampler_inside_its_step(base: Path) -> None:
     assert (data["node_id"], data["node_type"]) == ("3", "KSampler")
     assert sorted(data["executed"]) == ["1", "2", "4", "5", "6", "7"]
     # history keeps the output node that finished before the interrupt
-    assert (completion.status_str, completion.completed) == ("error", False)
+    assert (completion.status, completion.completed) == ("error", False)
     assert list(completion.outputs) == ["2"] and list(completion.meta) == ["2"]
     assert completion.outputs["2"]["images"][0]["type"] == "temp"
 
@@ -716,7 +718,7 @@ def test_interrupt_stops_a_sampler_inside_its_step(base: Path) -> None:
 def test_interrupt_flag_from_before_the_prompt_is_cleared(engine: Engine) -> None:
     engine.model.interrupt.set()
     completion, rec = engine.run(empty_save())
-    assert completion.status_str == "success" and "execution_interrupted" not in rec.types()
+    assert completion.status == "success" and "execution_interrupted" not in rec.types()
 
 
 # ---- node time ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The jobs model without HTTP: job shapes, outputs summary, query parsing, listing (fact 24)."""
+"""The jobs model without HTTP: job shapes, outputs summary, query parsing, listing."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +7,7 @@ import pytest
 
 from fakecomfy.core import jobs
 from fakecomfy.core.jobs import JobQuery, JobQueryError, JobStatus
-from fakecomfy.core.queue import QueueItem
+from fakecomfy.core.execution import QueueItem
 
 PROMPT = {"1": {"class_type": "EmptyImage", "inputs": {}}}
 

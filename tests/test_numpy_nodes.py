@@ -16,9 +16,10 @@ import PIL
 import pytest
 from PIL import Image
 
-from fakecomfy.core.model import ComfyModel
+from fakecomfy.app import build_model
 from fakecomfy.core.paths import FolderPaths
-from fakecomfy.executors.base import ExecutionEnv, InterruptFlag, Interrupted, NodeContext, NodeResult, Preview
+from fakecomfy.core.execution import ExecutionEnv, InterruptFlag, Preview
+from fakecomfy.executors.base import Interrupted, NodeContext, NodeResult
 from fakecomfy.executors.numpy import NODES, describe, fallback
 from fakecomfy.executors.numpy.buffers import BufferPool
 from fakecomfy.executors.numpy.fallback import standin
@@ -61,7 +62,7 @@ def base(base_dir: Path) -> Path:
 
 def make_env(base: Path, **settings: Any) -> ExecutionEnv:
     s = Settings(base_directory=base, log_requests=False, **settings)
-    model = ComfyModel(s, FolderPaths.from_settings(s, base))
+    model = build_model(s, FolderPaths.from_settings(s, base))
     return ExecutionEnv(s, model.files, model.catalog, InterruptFlag())
 
 

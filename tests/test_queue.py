@@ -1,11 +1,13 @@
-"""PromptQueue without HTTP: heap order, delete and wipe, history bounds and paging (facts 15–23)."""
+"""PromptQueue without HTTP: heap order, delete and wipe, history bounds and paging."""
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from fakecomfy.core.queue import MAX_HISTORY, Completion, PromptQueue, QueueItem
+from fakecomfy.protocol import HistoryStatus
+from fakecomfy.core.execution import Completion, QueueItem
+from fakecomfy.core.queue import MAX_HISTORY, PromptQueue, WorkerFlag
 
 
 def item(prompt_id: str, number: float = 0, **extra: Any) -> QueueItem:
@@ -14,7 +16,7 @@ def item(prompt_id: str, number: float = 0, **extra: Any) -> QueueItem:
 
 
 def success(node: str = "1") -> Completion:
-    return Completion("success", True, [["execution_start", {"prompt_id": "x", "timestamp": 1}]],
+    return Completion(HistoryStatus.SUCCESS, True, [["execution_start", {"prompt_id": "x", "timestamp": 1}]],
                       {node: {"images": []}}, {node: {"node_id": node}})
 
 
@@ -221,7 +223,7 @@ def test_history_snapshot_is_a_shallow_copy(queue: PromptQueue) -> None:
 
 # ---- flags ---------------------------------------------------------------------------------
 def test_flags_are_taken_once(queue: PromptQueue) -> None:
-    queue.set_flag("unload_models", True)
-    queue.set_flag("free_memory", True)
-    assert queue.take_flags() == {"unload_models": True, "free_memory": True}
+    queue.set_flag(WorkerFlag.UNLOAD_MODELS, True)
+    queue.set_flag(WorkerFlag.FREE_MEMORY, True)
+    assert queue.take_flags() == {WorkerFlag.UNLOAD_MODELS: True, WorkerFlag.FREE_MEMORY: True}
     assert queue.take_flags() == {}

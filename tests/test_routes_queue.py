@@ -1,4 +1,4 @@
-"""HTTP behaviour of /queue, /history, /interrupt, /free and /api/jobs (facts 19–24, 33, 34).
+"""HTTP behaviour of /queue, /history, /interrupt, /free and /api/jobs.
 
 Queue and history state is arranged through the model (``model.queue``), not the executor; the
 TestClient does not run the lifespan, so no worker takes the items away.
@@ -11,7 +11,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from fakecomfy.core.model import ComfyModel
-from fakecomfy.core.queue import Completion, PromptQueue, QueueItem
+from fakecomfy.protocol import HistoryStatus
+from fakecomfy.core.execution import Completion, QueueItem
+from fakecomfy.core.queue import PromptQueue
 
 TEXT_500 = "500 Internal Server Error\n\nServer got itself in trouble"
 PROMPT = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64}}}
@@ -52,7 +54,7 @@ def complete(queue: PromptQueue, pid: str, number: float = 0, create_time: int =
                        exception_type="RuntimeError", traceback=[], current_inputs={}, current_outputs=[])
     messages = [["execution_start", {"prompt_id": pid, "timestamp": create_time + 1}],
                 [f"execution_{outcome}", closing]]
-    queue.task_done(task, Completion("success" if outcome == "success" else "error",
+    queue.task_done(task, Completion(HistoryStatus(outcome),
                                      outcome == "success", messages, outputs or {}, {}))
 
 
@@ -305,7 +307,7 @@ def test_targeted_interrupt_of_a_prompt_that_is_not_running_does_nothing(
 def test_free_sets_worker_flags(client: TestClient, queue: PromptQueue, body: dict[str, Any],
                                 flags: dict[str, Any]) -> None:
     assert_empty_200(client.post("/free", json=body))
-    assert queue.take_flags() == flags
+    assert {flag.value: value for flag, value in queue.take_flags().items()} == flags
 
 
 @pytest.mark.parametrize("body", [b"", b"{bad", b"[]", b"null"], ids=["no-body", "bad-json", "list", "null"])

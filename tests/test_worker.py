@@ -12,11 +12,14 @@ import pytest
 import requests
 import websocket
 
+from fakecomfy.app import build_model
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
-from fakecomfy.core.queue import Completion, PromptQueue, QueueItem
+from fakecomfy.protocol import HistoryStatus
+from fakecomfy.core.execution import Completion, QueueItem
+from fakecomfy.core.queue import PromptQueue, WorkerFlag
 from fakecomfy.core.worker import PromptWorker
-from fakecomfy.executors.base import Preview, Reporter
+from fakecomfy.core.execution import Preview, Reporter
 from fakecomfy.settings import Settings
 from fakecomfy.testing import ServerThread
 
@@ -87,7 +90,7 @@ class FakeExecutor:
         if self.fail:
             raise RuntimeError("engine bug")
         reporter.send("execution_start", {"prompt_id": item.prompt_id}, item.client_id)
-        return Completion("success", True, [["execution_start", {"prompt_id": item.prompt_id}]],
+        return Completion(HistoryStatus.SUCCESS, True, [["execution_start", {"prompt_id": item.prompt_id}]],
                           {"2": {"images": []}}, {})
 
     def free(self, unload_models: bool, free_memory: bool) -> None:
@@ -166,7 +169,7 @@ def test_no_executing_null_for_a_prompt_without_client_id(
 def test_free_flags_are_applied_while_idle(setup: tuple[PromptQueue, Recorder, PromptWorker],
                                            executor: FakeExecutor) -> None:
     queue, _, _ = setup
-    queue.set_flag("free_memory", True)
+    queue.set_flag(WorkerFlag.FREE_MEMORY, True)
     assert executor.freed.wait(TIMEOUT)
     assert executor.frees == [(True, True)]  # free_memory implies unloading models
 
@@ -174,7 +177,7 @@ def test_free_flags_are_applied_while_idle(setup: tuple[PromptQueue, Recorder, P
 def test_unload_models_alone_keeps_the_cache(setup: tuple[PromptQueue, Recorder, PromptWorker],
                                              executor: FakeExecutor) -> None:
     queue, _, _ = setup
-    queue.set_flag("unload_models", True)
+    queue.set_flag(WorkerFlag.UNLOAD_MODELS, True)
     assert executor.freed.wait(TIMEOUT)
     assert executor.frees == [(True, False)]
 
@@ -185,7 +188,7 @@ def test_flags_set_while_running_wait_for_the_prompt_to_end(
     executor.release.clear()
     queue.put(item("p1"))
     assert executor.started.wait(TIMEOUT)
-    queue.set_flag("free_memory", True)
+    queue.set_flag(WorkerFlag.FREE_MEMORY, True)
     assert not executor.freed.wait(0.2)  # held while the prompt runs
     executor.release.set()
     assert executor.freed.wait(TIMEOUT)
@@ -223,7 +226,7 @@ def test_prompts_run_one_at_a_time_in_priority_order(setup: tuple[PromptQueue, R
 @pytest.fixture
 def model(base_dir: Path) -> Iterator[ComfyModel]:
     settings = Settings(base_directory=base_dir, log_requests=False)
-    m = ComfyModel(settings, FolderPaths.from_settings(settings, base_dir))
+    m = build_model(settings, FolderPaths.from_settings(settings, base_dir))
     yield m
     m.stop()
 
@@ -234,7 +237,7 @@ def test_model_worker_runs_a_real_prompt_and_applies_free(model: ComfyModel) -> 
     model.queue.put(QueueItem(0, "p1", EMPTY_SAVE, {"client_id": "c1"}, ["2"]))
     end = rec.wait_for("executing", node=None, prompt_id="p1")
     assert rec.types()[end - 2:end + 1] == ["execution_success", "status", "executing"]
-    model.queue.set_flag("free_memory", True)
+    model.queue.set_flag(WorkerFlag.FREE_MEMORY, True)
     # the worker applies the flag asynchronously; once it has, the same graph is computed again
     deadline = time.monotonic() + TIMEOUT
     while model.executor.cache.entries:  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
 """The /ws protocol over a real server: greeting, feature flags, routing, binary frames and the
-exact event sequences of a prompt (facts 1–15, 18, 43 of comfyui-facts.md).
+exact event sequences of a prompt, as a real ComfyUI 0.8.0 sends them.
 
 Tests wait on messages, never on the clock, except where they check that nothing arrives
 (:meth:`WsClient.assert_quiet`).

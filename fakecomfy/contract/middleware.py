@@ -1,7 +1,7 @@
 """Recording every answer of an app against the contract (``FAKECOMFY_SPEC_CHECK=1``).
 
-``install(app)`` wraps the app's middleware stack in ``SpecCheckMiddleware`` and has the
-WebSocket hub check every JSON frame it builds. Problems go to ``PROBLEMS`` and, when
+``install(app)`` wraps the app's middleware stack in ``SpecCheckMiddleware``; ``create_app``
+hands :func:`check_ws_frame` to the WebSocket hub, which calls it with every JSON frame. Problems go to ``PROBLEMS`` and, when
 ``FAKECOMFY_SPEC_CHECK_FILE`` names a file, are appended to it (one a line), so servers run in
 a subprocess report to the test session too. Responses pass through unchanged.
 """
@@ -90,8 +90,6 @@ def _check(method: str, path: str, status: list[int], headers: list[tuple[str, s
 
 
 def install(app: Any) -> None:
-    """Check every answer of ``app`` (a ``create_app`` Starlette) and every WebSocket JSON frame."""
-    from fakecomfy.web import hub
-
+    """Check every HTTP answer of ``app`` (a ``create_app`` Starlette); its WebSocket hub gets
+    :func:`check_ws_frame` from ``create_app`` itself."""
     app.middleware_stack = SpecCheckMiddleware(app.middleware_stack)
-    hub.frame_check = check_ws_frame

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from fakecomfy import protocol
-from fakecomfy.core.queue import QueueItem
+from fakecomfy.core.execution import QueueItem
+from fakecomfy.protocol import HistoryStatus
 
 Job = dict[str, Any]
 
@@ -133,7 +134,7 @@ def queue_job(item: QueueItem, status: JobStatus) -> Job:
 
 def history_status(entry: Mapping[str, Any]) -> JobStatus:
     status = entry.get("status") or {}
-    return JobStatus.FAILED if status.get("status_str") == "error" else JobStatus.COMPLETED
+    return JobStatus.FAILED if status.get("status_str") == HistoryStatus.ERROR else JobStatus.COMPLETED
 
 
 def history_job(prompt_id: str, entry: Mapping[str, Any], detailed: bool = False) -> Job:

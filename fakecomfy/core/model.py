@@ -1,16 +1,19 @@
 """The whole fake server as plain objects: what routes call into, what the control plane resets."""
 from __future__ import annotations
 
-from fakecomfy import jsontext
+from collections.abc import Callable
+
+from fakecomfy import protocol
 from fakecomfy.core.catalog import NodeCatalog
 from fakecomfy.core.files import FileStore
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.queue import PromptQueue
 from fakecomfy.core.users import UserManager
+from fakecomfy.core.execution import ExecutionEnv, Executor, InterruptFlag, Reporter
 from fakecomfy.core.worker import PromptWorker
-from fakecomfy.executors import create_executor
-from fakecomfy.executors.base import ExecutionEnv, InterruptFlag, Reporter
 from fakecomfy.settings import Settings
+
+ExecutorFactory = Callable[[ExecutionEnv], Executor]
 
 
 class _NoReporter:
@@ -30,9 +33,10 @@ class _NoReporter:
 
 
 class ComfyModel:
-    """One server's state. Knows nothing about HTTP."""
+    """One server's state. Knows nothing about HTTP, nor which executor it runs: the
+    composition root (``fakecomfy.app``) passes a factory that builds one for its services."""
 
-    def __init__(self, settings: Settings, paths: FolderPaths) -> None:
+    def __init__(self, settings: Settings, paths: FolderPaths, make_executor: ExecutorFactory) -> None:
         self.settings = settings
         self.paths = paths
         paths.create_dirs()
@@ -44,9 +48,8 @@ class ComfyModel:
         self.interrupt = InterruptFlag()
         self.env = ExecutionEnv(settings=settings, files=self.files, catalog=self.catalog,
                                 interrupt=self.interrupt)
-        self.executor = create_executor(settings.executor, self.env)
+        self.executor = make_executor(self.env)
         self.worker: PromptWorker | None = None
-        self._statuses: dict[int, jsontext.Encoded] = {}
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self, reporter: Reporter) -> None:
@@ -71,14 +74,5 @@ class ComfyModel:
         self.interrupt.set()
 
     def _queue_changed(self) -> None:
-        self.reporter.send("status", self._status(self.queue.remaining()), None)
-
-    def _status(self, remaining: int) -> jsontext.Encoded:
-        """A status message's data, encoded once per queue length (it is sent for every change)."""
-        data = self._statuses.get(remaining)
-        if data is None:
-            plain = {"status": {"exec_info": {"queue_remaining": remaining}}}
-            data = jsontext.Encoded(plain, jsontext.dumps(plain))
-            if len(self._statuses) < 256:
-                self._statuses[remaining] = data
-        return data
+        status = {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}
+        self.reporter.send(protocol.EV_STATUS, status, None)

@@ -7,57 +7,24 @@ from __future__ import annotations
 
 import collections
 import copy
+import enum
 import heapq
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from fakecomfy.core.execution import Completion, QueueItem
 
 # ComfyUI drops the oldest history entry only once it holds *more* than this many, so a full
 # history keeps MAX_HISTORY + 1 entries (real checks ``len > MAXIMUM_HISTORY_SIZE``).
 MAX_HISTORY = 10_000
 
 
-@dataclass
-class QueueItem:
-    """One queued prompt. ``as_list()`` is the 5-element wire form of /queue and /history."""
+class WorkerFlag(enum.Enum):
+    """What the worker is asked to do while idle: ComfyUI's flags, set by ``POST /free``."""
 
-    number: int | float
-    prompt_id: str
-    prompt: dict[str, Any]
-    extra_data: dict[str, Any]
-    outputs_to_execute: list[str]
-    sensitive: dict[str, Any] = field(default_factory=dict)
-
-    def as_list(self) -> list[Any]:
-        return [self.number, self.prompt_id, self.prompt, self.extra_data, self.outputs_to_execute]
-
-    def __lt__(self, other: QueueItem) -> bool:
-        # The real queue heaps tuples: number first, then prompt_id.
-        return (self.number, self.prompt_id) < (other.number, other.prompt_id)
-
-    @property
-    def client_id(self) -> str | None:
-        """The socket id events go to; None also for a non-string client_id (it names no socket)."""
-        cid = self.extra_data.get("client_id")
-        return cid if isinstance(cid, str) else None
-
-    @property
-    def broadcasts(self) -> bool:
-        """Real routes by ``client_id is not None``: only a prompt without one broadcasts its
-        progress (a client_id that is no string reaches nobody, and nothing is broadcast)."""
-        return self.extra_data.get("client_id") is None
-
-
-@dataclass
-class Completion:
-    """What the worker reports when a prompt ends (the history entry's parts)."""
-
-    status_str: str  # "success" | "error"
-    completed: bool
-    messages: list[list[Any]]
-    outputs: dict[str, Any]
-    meta: dict[str, Any]
+    UNLOAD_MODELS = "unload_models"
+    FREE_MEMORY = "free_memory"
 
 
 class PromptQueue:
@@ -71,7 +38,8 @@ class PromptQueue:
         # Ordered by insertion like real's dict; an OrderedDict drops its oldest entry in O(1),
         # where a dict rescans the holes its earlier deletions left at the front (~7 µs at 10 000).
         self.history: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
-        self._flags: dict[str, Any] = {}
+        self._flags: dict[WorkerFlag, Any] = {}
+        self._closed = False  # the worker is stopping: get() returns at once
         self.on_change = on_change or (lambda: None)
         # Server-wide prompt number counter (POST /prompt without "number").
         self._number = 0
@@ -91,12 +59,12 @@ class PromptQueue:
         self.on_change()
 
     def get(self, timeout: float | None = None) -> tuple[int, QueueItem] | None:
-        """Block until an item is pending; it becomes running. None on timeout, or when
-        flags were set (the worker applies them while idle, like real)."""
+        """Block until an item is pending; it becomes running. None on timeout, when flags
+        were set (the worker applies them while idle, like real) or once the queue is closed."""
         with self._mutex:
-            if not self._pending and not self._flags and timeout != 0:
-                self._changed.wait_for(lambda: bool(self._pending) or bool(self._flags), timeout)
-            if not self._pending:
+            if not self._pending and not self._flags and not self._closed and timeout != 0:
+                self._changed.wait_for(lambda: bool(self._pending or self._flags) or self._closed, timeout)
+            if not self._pending or self._closed:
                 return None
             item = heapq.heappop(self._pending)
             task_id = self._task_counter
@@ -114,7 +82,7 @@ class PromptQueue:
             self.history[item.prompt_id] = {
                 "prompt": item.as_list(),
                 "outputs": completion.outputs,
-                "status": {"status_str": completion.status_str, "completed": completion.completed,
+                "status": {"status_str": completion.status.value, "completed": completion.completed,
                            "messages": completion.messages},
                 "meta": completion.meta,
             }
@@ -188,13 +156,19 @@ class PromptQueue:
         with self._mutex:
             self.history.clear()
 
-    # ---- worker flags (POST /free) --------------------------------------------------------
-    def set_flag(self, name: str, value: Any) -> None:
+    # ---- the worker's flags (POST /free) and its stop ---------------------------------------
+    def set_flag(self, flag: WorkerFlag, value: Any) -> None:
         with self._mutex:
-            self._flags[name] = value
+            self._flags[flag] = value
             self._changed.notify_all()  # an idle worker looks
 
-    def take_flags(self) -> dict[str, Any]:
+    def take_flags(self) -> dict[WorkerFlag, Any]:
         with self._mutex:
             flags, self._flags = self._flags, {}
             return flags
+
+    def close(self) -> None:
+        """Release a waiting worker for good: from now on get() returns None at once."""
+        with self._mutex:
+            self._closed = True
+            self._changed.notify_all()

@@ -11,8 +11,9 @@ import logging
 import threading
 
 from fakecomfy import protocol
-from fakecomfy.core.queue import Completion, PromptQueue, QueueItem
-from fakecomfy.executors.base import Executor, Reporter
+from fakecomfy.core.execution import Completion, Executor, QueueItem, Reporter
+from fakecomfy.core.queue import PromptQueue, WorkerFlag
+from fakecomfy.protocol import HistoryStatus
 
 log = logging.getLogger("fakecomfy")
 
@@ -39,7 +40,7 @@ class PromptWorker:
 
     def stop(self) -> None:
         self._stop.set()
-        self.queue.set_flag("_stop", True)  # wakes a threaded worker
+        self.queue.close()  # wakes the worker if it waits for a prompt
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -49,7 +50,7 @@ class PromptWorker:
             completion = self.executor.execute(item, self.reporter)
         except Exception:  # a bug in the engine must not kill the worker
             log.exception("executor failed on prompt %s", item.prompt_id)
-            completion = Completion("error", False, [], {}, {})
+            completion = Completion(HistoryStatus.ERROR, False, [], {}, {})
         self.queue.task_done(task_id, completion)
         if item.client_id is not None:
             self.reporter.send(protocol.EV_EXECUTING, {"node": None, "prompt_id": item.prompt_id},
@@ -58,7 +59,7 @@ class PromptWorker:
 
     def apply_flags(self) -> None:
         flags = self.queue.take_flags()
-        free_memory = bool(flags.get("free_memory", False))
-        if flags.get("unload_models", free_memory) or free_memory:
-            self.executor.free(unload_models=bool(flags.get("unload_models", free_memory)),
-                               free_memory=free_memory)
+        free_memory = bool(flags.get(WorkerFlag.FREE_MEMORY, False))
+        unload_models = bool(flags.get(WorkerFlag.UNLOAD_MODELS, free_memory))
+        if unload_models or free_memory:
+            self.executor.free(unload_models=unload_models, free_memory=free_memory)

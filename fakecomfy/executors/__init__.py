@@ -1,7 +1,7 @@
 """Executors run validated prompts. ``create_executor(name, env)`` picks one (``--executor NAME``)."""
 from __future__ import annotations
 
-from fakecomfy.executors.base import ExecutionEnv, Executor
+from fakecomfy.core.execution import ExecutionEnv, Executor
 
 
 def create_executor(name: str, env: ExecutionEnv) -> Executor:

@@ -1,43 +1,23 @@
-"""The executor contract: what runs a prompt, and what it may report.
+"""What node implementations work with: the context of one node's run and its result.
 
-An :class:`Executor` receives one validated prompt and a :class:`Reporter`, runs the graph in
-ComfyUI's order and reports every event a client would see. The shared engine
-(``fakecomfy.executors.engine.GraphExecutor``) implements ordering, caching and the event
-sequence; an executor family (numpy, torch, ...) supplies only node implementations:
+An executor (see :class:`fakecomfy.core.execution.Executor`) receives one validated prompt and
+a reporter, runs the graph in ComfyUI's order and reports every event a client would see. The
+shared engine (``fakecomfy.executors.engine.GraphExecutor``) implements ordering, caching and
+the event sequence; an executor family (numpy, torch, ...) supplies only node implementations:
 functions ``fn(ctx: NodeContext, **inputs) -> NodeResult``.
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from fakecomfy.core.catalog import NodeCatalog
-    from fakecomfy.core.files import FileStore
-    from fakecomfy.core.queue import Completion, QueueItem
-    from fakecomfy.settings import Settings
+from fakecomfy.core.execution import ExecutionEnv, Preview
 
 
 class Interrupted(Exception):
     """The user interrupted the prompt; raised inside a node at its next check."""
-
-
-@dataclass
-class Preview:
-    """An image a node shows while it runs (sampler previews, SaveImageWebsocket frames).
-
-    ``max_size``: the image is fitted inside a square of this size (ComfyUI's ImageOps.contain),
-    None keeps it as is.
-    """
-
-    image: Image.Image
-    format: str = "JPEG"  # "JPEG" or "PNG"
-    max_size: int | None = 512
 
 
 @dataclass
@@ -46,51 +26,6 @@ class NodeResult:
 
     outputs: tuple[Any, ...] = ()
     ui: dict[str, Any] | None = None
-
-
-class Reporter(Protocol):
-    """Where events go (the WebSocket hub in the server, a list in tests)."""
-
-    def send(self, event: str, data: dict[str, Any], sid: str | None) -> None:
-        """A JSON message to one client (``sid``) or to every client (``None``)."""
-
-    def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
-        """A binary preview frame; the hub picks type 1 or 4 per client."""
-
-    def supports_preview_metadata(self, sid: str | None) -> bool:
-        """Whether ``sid`` negotiated ``supports_preview_metadata`` (False for broadcasts)."""
-
-    def flush(self) -> None:
-        """Deliver what was sent so far now (the worker calls it when a prompt ends)."""
-
-
-class InterruptFlag:
-    """ComfyUI's global 'processing interrupted' flag."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def clear(self) -> None:
-        self._event.clear()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
-
-
-@dataclass
-class ExecutionEnv:
-    """What every node may use: server settings, file stores, the catalog, the interrupt flag."""
-
-    settings: Settings
-    files: FileStore
-    catalog: NodeCatalog
-    interrupt: InterruptFlag
 
 
 @dataclass
@@ -143,15 +78,3 @@ class NodeContext:
 
 
 NodeFunction = Callable[..., NodeResult]
-
-
-class Executor(Protocol):
-    """Runs one validated prompt, reporting its events; returns what history records."""
-
-    name: str
-
-    def execute(self, item: QueueItem, reporter: Reporter) -> Completion:
-        ...
-
-    def free(self, unload_models: bool, free_memory: bool) -> None:
-        """POST /free: drop cached outputs (and models)."""

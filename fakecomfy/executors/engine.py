@@ -12,18 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fakecomfy import jsontext, protocol
-from fakecomfy.core.queue import Completion, QueueItem
+from fakecomfy import protocol
+from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter
 from fakecomfy.exception_names import exception_type_name
-from fakecomfy.executors.base import (
-    ExecutionEnv,
-    Interrupted,
-    NodeContext,
-    NodeFunction,
-    NodeResult,
-    Preview,
-    Reporter,
-)
+from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
+from fakecomfy.protocol import HistoryStatus, NodeState
 from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link_with_int_slot
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
@@ -82,49 +75,37 @@ class OutputCache:
 class _Progress:
     """The cumulative ``progress_state`` map of one prompt.
 
-    Each node's entry is encoded once per change, not once per message (a big graph sends a
-    message per node event, each carrying every node seen so far), from a template with the ids
-    encoded once: the text is what json.dumps gives for the entry (the contract check verifies
-    every frame so).
+    A node's entry is replaced, never changed in place, whenever its state changes, so messages
+    may share entries (and the wire layer encodes an entry once).
     """
 
     def __init__(self, prompt_id: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
         self.prompt_id = prompt_id
         self.emit = emit
         self.nodes: dict[str, dict[str, Any]] = {}
-        self.texts: dict[str, str] = {}
-        self.pid_text = jsontext.string(prompt_id)  # json.dumps(prompt_id)
-        self._head = '{"prompt_id": ' + self.pid_text + ', "nodes": {'
 
-    def _set(self, node_id: str, value: Any, maximum: Any, state: str) -> None:
-        self.nodes[node_id] = {"value": value, "max": maximum, "state": state, "node_id": node_id,
+    def _set(self, node_id: str, value: Any, maximum: Any, state: NodeState) -> None:
+        self.nodes[node_id] = {"value": value, "max": maximum, "state": state.value, "node_id": node_id,
                                "prompt_id": self.prompt_id, "display_node_id": node_id,
                                "parent_node_id": None, "real_node_id": node_id}
-        n = jsontext.string(node_id)
-        self.texts[node_id] = (f'{n}: {{"value": {jsontext.number(value)}, "max": {jsontext.number(maximum)}, '
-                               f'"state": "{state}", "node_id": {n}, "prompt_id": {self.pid_text}, '
-                               f'"display_node_id": {n}, "parent_node_id": null, "real_node_id": {n}}}')
 
     def _send(self) -> None:
-        # Entries are replaced, never changed, so a message may share them.
-        data = {"prompt_id": self.prompt_id, "nodes": dict(self.nodes)}
-        self.emit(protocol.EV_PROGRESS_STATE,
-                  jsontext.Encoded(data, self._head + ", ".join(self.texts.values()) + "}}"))
+        self.emit(protocol.EV_PROGRESS_STATE, {"prompt_id": self.prompt_id, "nodes": dict(self.nodes)})
 
     def start(self, node_id: str) -> None:
-        self._set(node_id, 0.0, 1.0, "running")
+        self._set(node_id, 0.0, 1.0, NodeState.RUNNING)
         self._send()
 
     def update(self, node_id: str, value: Any, maximum: Any) -> None:
-        self._set(node_id, value, maximum, "running")
+        self._set(node_id, value, maximum, NodeState.RUNNING)
         self._send()
 
     def finish(self, node_id: str) -> None:
         entry = self.nodes.get(node_id)
         if entry is None:  # a cached node never started: ComfyUI reports 1/1 as ints
-            self._set(node_id, 1, 1, "finished")
+            self._set(node_id, 1, 1, NodeState.FINISHED)
         else:
-            self._set(node_id, entry["max"], entry["max"], "finished")
+            self._set(node_id, entry["max"], entry["max"], NodeState.FINISHED)
         self._send()
 
 
@@ -152,10 +133,8 @@ class _Run:
             self.reporter.send(event, data, None)
 
     def executing(self, node_id: str) -> dict[str, Any]:
-        """The data of ``executing`` for a node, carrying its JSON text."""
-        n = jsontext.string(node_id)
-        return jsontext.Encoded({"node": node_id, "display_node": node_id, "prompt_id": self.item.prompt_id},
-                                f'{{"node": {n}, "display_node": {n}, "prompt_id": {self.progress.pid_text}}}')
+        """The data of ``executing`` for a node."""
+        return {"node": node_id, "display_node": node_id, "prompt_id": self.item.prompt_id}
 
     def record_ui(self, node_id: str, ui: dict[str, Any]) -> None:
         self.ui_outputs[node_id] = ui
@@ -214,7 +193,7 @@ class GraphExecutor:
             # picture's memory can be reused by the next prompt (numpy/buffers.py).
             run.values.clear()
         run.send(protocol.EV_EXECUTION_SUCCESS, {"prompt_id": pid, "timestamp": now_ms()})
-        return Completion("success", True, run.messages, run.ui_outputs, run.meta)
+        return Completion(HistoryStatus.SUCCESS, True, run.messages, run.ui_outputs, run.meta)
 
     # ---- one node -------------------------------------------------------------------------
     def _run_node(self, run: _Run, node_id: str) -> None:
@@ -284,7 +263,7 @@ class GraphExecutor:
     def _preview(self, run: _Run, node_id: str, preview: Preview) -> None:
         metadata = {"node_id": node_id, "prompt_id": run.item.prompt_id, "display_node_id": node_id,
                     "parent_node_id": None, "real_node_id": node_id,
-                    "image_type": protocol.IMAGE_MEDIA_TYPES.get(preview.format, "image/jpeg")}
+                    "image_type": protocol.IMAGE_MEDIA_TYPES[preview.format]}
         if run.sid is not None or run.broadcasts:
             run.reporter.send_preview(preview, metadata, run.sid)
 
@@ -330,7 +309,7 @@ class GraphExecutor:
                 "traceback": traceback.format_tb(exc.__traceback__),
                 "current_inputs": {k: [_format_input(v, self.describe)] for k, v in failure.inputs.items()},
                 "current_outputs": list(run.item.prompt), "timestamp": now_ms()})
-        return Completion("error", False, run.messages, run.ui_outputs, run.meta)
+        return Completion(HistoryStatus.ERROR, False, run.messages, run.ui_outputs, run.meta)
 
 
 

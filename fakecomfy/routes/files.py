@@ -61,7 +61,7 @@ def _view_response(result: ViewResult) -> Response:
     response: Response
     if result.path is not None:
         # The media type goes in as a header so starlette adds no charset (aiohttp adds none).
-        response = FileResponse(result.path, headers={"Content-Type": result.media_type})
+        response = FileResponse(result.path, headers={protocol.HEADER_CONTENT_TYPE: result.media_type})
     else:
         response = Response(result.body or b"", media_type=result.media_type)
     # aiohttp writes header values as UTF-8; starlette's own encoder would refuse non-Latin-1.

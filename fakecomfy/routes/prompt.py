@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from fakecomfy import protocol
 from fakecomfy.core.model import ComfyModel
-from fakecomfy.core.queue import QueueItem
+from fakecomfy.core.execution import QueueItem
 from fakecomfy.core.validation import MalformedPromptError, error, validate_prompt
 from fakecomfy.web.requests import read_json
 from fakecomfy.web.responses import internal_error, json_response

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from fakecomfy import protocol
 from fakecomfy.core import jobs
 from fakecomfy.core.model import ComfyModel
+from fakecomfy.core.queue import WorkerFlag
 from fakecomfy.web.requests import read_body, read_json
 from fakecomfy.web.responses import empty, internal_error, json_response
 from fakecomfy.web.routing import Router, path_param
@@ -146,8 +147,8 @@ def register(router: Router, model: ComfyModel) -> None:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise internal_error()  # real calls body.get(...)
-        for flag in ("unload_models", "free_memory"):
-            value = body.get(flag, False)
+        for flag in (WorkerFlag.UNLOAD_MODELS, WorkerFlag.FREE_MEMORY):
+            value = body.get(flag.value, False)
             if value:
                 queue.set_flag(flag, value)
         return empty()

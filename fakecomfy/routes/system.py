@@ -8,6 +8,7 @@ from importlib import resources
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fakecomfy import protocol
 from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import EXPERIMENT_EXCLUDED
@@ -30,7 +31,8 @@ def register(router: Router, model: ComfyModel) -> None:
 
     async def root(request: Request) -> Response:
         # The type goes in as a header so starlette adds no charset (real sends bare text/html).
-        return Response(index, headers={"Content-Type": "text/html", "Cache-Control": "no-cache"})
+        return Response(index, headers={protocol.HEADER_CONTENT_TYPE: protocol.HTML_MEDIA,
+                                         protocol.HEADER_CACHE_CONTROL: protocol.NO_CACHE})
 
     async def system_stats(request: Request) -> Response:
         return json_response(system.system_stats(argv))

@@ -1,4 +1,5 @@
-"""``/ws``: the greeting, feature-flag negotiation and the event stream (facts 1–4)."""
+"""``/ws``: the greeting with the sid, feature-flag negotiation on the first message, and the
+event stream (one socket per clientId, the newest wins)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,8 @@ from starlette.websockets import WebSocketDisconnect
 from fakecomfy import protocol
 from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
-from fakecomfy.web.hub import Client, WebSocketHub, json_frame
+from fakecomfy.web.coalesce import WRITE_FRAME_EXTENSION
+from fakecomfy.web.hub import Client, WebSocketHub
 from fakecomfy.web.responses import HTTPError, text
 from fakecomfy.web.routing import RoutedWebSocket, Router
 
@@ -21,15 +23,15 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
     async def websocket_endpoint(websocket: RoutedWebSocket) -> None:
         await websocket.accept()
         sid = websocket.query_params.get("clientId") or uuid.uuid4().hex
-        # uvicorn's protocol (fakecomfy's subclass) can write frames itself: see web/coalesce.py
-        server = getattr(websocket.asgi_send, "__self__", None)
-        client = Client(sid, websocket, websocket.asgi_send, getattr(server, "write_frame", None))
+        # fakecomfy's uvicorn protocol offers to write frames itself (web/coalesce.py)
+        write_frame = websocket.scope.get("extensions", {}).get(WRITE_FRAME_EXTENSION)
+        client = Client(sid, websocket, websocket.asgi_send, write_frame)
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
-        client.put(json_frame(protocol.EV_STATUS, greeting))
+        client.put(hub.frames.json(protocol.EV_STATUS, greeting))
         node = hub.executing_node(sid)
         if node is not None:  # reconnecting while its prompt runs: the node it is at, like real
-            client.put(json_frame(protocol.EV_EXECUTING, {"node": node}))
+            client.put(hub.frames.json(protocol.EV_EXECUTING, {"node": node}))
         writer = asyncio.ensure_future(hub.deliver(client))
         first = True
         try:
@@ -43,7 +45,7 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
             pass
         finally:
             hub.unregister(sid)  # like real, even when a newer socket holds the sid
-            client.put(None)
+            client.close()
             await writer
 
     async def plain_get(request: Request) -> Response:
@@ -75,5 +77,5 @@ def _negotiate(hub: WebSocketHub, sid: str, text: str | None, model: ComfyModel)
     if holder is None:  # real fails on the missing metadata entry before it marks the message seen
         return False
     flags = system.features(model.settings.reported_max_upload_size)
-    holder.put(json_frame(protocol.EV_FEATURE_FLAGS, flags))
+    holder.put(hub.frames.json(protocol.EV_FEATURE_FLAGS, flags))
     return True

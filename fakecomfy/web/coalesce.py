@@ -9,7 +9,6 @@ connection upgraded to a WebSocket keeps its one wrapper.
 from __future__ import annotations
 
 import asyncio
-import functools
 import struct
 import weakref
 from typing import Any
@@ -133,6 +132,10 @@ def frame(message: str | bytes) -> bytes:
     return (bytes((0x80 | opcode, length)) if length < 126 else frame_header(opcode, length)) + payload
 
 
+# The scope extension under which a WebSocket connection offers DirectMessages.write_frame.
+WRITE_FRAME_EXTENSION = "fakecomfy.write_frame"
+
+
 class DirectMessages:
     """For uvicorn's websockets (sans-I/O) protocol: a message framed here and written to the
     transport in one call, skipping the ASGI ``send`` and websockets' framing layers.
@@ -143,6 +146,14 @@ class DirectMessages:
     """
 
     _writes_paused = False
+
+    def handle_connect(self, event: Any) -> None:
+        """Hand :meth:`write_frame` to the app through the scope's extensions (the ASGI place
+        for what a server offers beyond the spec); the app's task has not started yet."""
+        super().handle_connect(event)  # type: ignore[misc]
+        scope = getattr(self, "scope", None)
+        if scope is not None and not getattr(self, "close_sent", False):
+            scope.setdefault("extensions", {})[WRITE_FRAME_EXTENSION] = self.write_frame
 
     def pause_writing(self) -> None:
         self._writes_paused = True
@@ -166,41 +177,3 @@ class DirectMessages:
             return False
         p.transport.write(wire)
         return True
-
-
-@functools.cache
-def websocket_protocol() -> type[asyncio.Protocol] | str:
-    """What to pass as uvicorn's ``ws``: its default implementation, coalescing ("auto" if none);
-    where that implementation is websockets' sans-I/O one, also with aiohttp's close frames and
-    deflate negotiation (``fakecomfy.web.transport``) and with :class:`DirectMessages`."""
-    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
-
-    if not isinstance(AutoWebSocketsProtocol, type):
-        return "auto"
-    try:
-        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    except ImportError:  # pragma: no cover - an older uvicorn
-        return coalescing(AutoWebSocketsProtocol)
-    sans_io = issubclass(AutoWebSocketsProtocol, WebSocketsSansIOProtocol)
-    if not sans_io:
-        return coalescing(AutoWebSocketsProtocol)
-    from fakecomfy.web.transport import like_aiohttp_websocket
-
-    protocol_class = coalescing(like_aiohttp_websocket(AutoWebSocketsProtocol))
-    direct = type(f"Direct{protocol_class.__name__}", (DirectMessages, protocol_class), {})
-    direct.__qualname__ = direct.__name__
-    return direct
-
-
-@functools.cache
-def http_protocol() -> type[asyncio.Protocol]:
-    """What to pass as uvicorn's ``http``: its default implementation, coalescing; the httptools
-    one also with aiohttp's parser limits and answers (``fakecomfy.web.transport``)."""
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    from fakecomfy.web.transport import like_aiohttp_http
-
-    if issubclass(AutoHTTPProtocol, HttpToolsProtocol):
-        return coalescing(like_aiohttp_http(AutoHTTPProtocol))
-    return coalescing(AutoHTTPProtocol)  # pragma: no cover - h11 (no httptools): uvicorn's own parsing

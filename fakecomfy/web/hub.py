@@ -1,31 +1,37 @@
 """The WebSocket hub: who is connected, what they negotiated, and ordered delivery to them.
 
-Events come from the worker thread; they are serialised there and handed to the event loop,
-where each connection has a queue and a writer task, so every client sees messages in the
-order they were produced.
+Events come from the worker thread; they are encoded there (``web/frames.py``) and handed to
+the event loop, where each connection has a queue and a writer task, so every client sees
+messages in the order they were produced.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
-import io
-import json
-import struct
+import enum
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from PIL import Image, ImageOps
 from starlette.websockets import WebSocket
 
-from fakecomfy import jsontext, protocol
-from fakecomfy.executors.base import Preview
+from fakecomfy import protocol
+from fakecomfy.core.execution import Preview
 from fakecomfy.web import coalesce
+from fakecomfy.web.frames import FrameCheck, FrameEncoder
 
 Frame = str | bytes
 # After these a prompt runs no node any more (ComfyUI resets last_node_id as execution ends).
 _PROMPT_END_EVENTS = frozenset({protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECUTION_ERROR,
                                 protocol.EV_EXECUTION_INTERRUPTED})
+
+
+class Delivery(enum.Enum):
+    """How a client's next frame goes out."""
+
+    DIRECT = enum.auto()  # nothing waits: straight to the connection, when it can take one
+    QUEUED = enum.auto()  # frames wait for the writer task, or it is writing them: join the queue
+    CLOSING = enum.auto()  # the socket is going: the writer sends what waits and stops; no new frames
 
 
 class Client:
@@ -39,37 +45,48 @@ class Client:
         # where the writer sends frames once the socket is accepted (default: the WebSocket's)
         self.send = send
         # writes a frame built by coalesce.frame at once, or returns False when it cannot (the
-        # server protocol's write_frame)
+        # server protocol's write_frame, handed over in the connection's scope)
         self.direct = direct
         self.feature_flags: Any = {}  # whatever the client sent as ``data``
+        self.state = Delivery.DIRECT
         # A deque and a wake-up future instead of an asyncio.Queue: a prompt queues a dozen
         # frames at once, and the writer takes them all in one go.
-        self._outbox: collections.deque[Frame | None] = collections.deque()
+        self._outbox: collections.deque[Frame] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.writing = False  # the writer task holds frames taken from the outbox
 
-    def put(self, frame: Frame | None, wire: bytes | None = None) -> None:
-        """Send or queue a frame (event loop thread); ``None`` tells the writer to stop after the
-        rest. A frame goes straight out when nothing is waiting before it and the server can;
-        ``wire`` is the frame already framed (a broadcast frames it once for every socket)."""
-        if frame is not None and self.direct is not None and not self._outbox and not self.writing \
+    def put(self, frame: Frame, wire: bytes | None = None) -> None:
+        """Send or queue a frame (event loop thread): straight out when nothing waits before it
+        and the server can write it; ``wire`` is the frame already framed (a broadcast frames
+        it once for every socket)."""
+        state = self.state
+        if state is Delivery.CLOSING:
+            return
+        if state is Delivery.DIRECT and self.direct is not None \
                 and self.direct(coalesce.frame(frame) if wire is None else wire):
             return
-        if frame is None:
-            self.direct = None
         self._outbox.append(frame)
+        self.state = Delivery.QUEUED
+        self._wake()
+
+    def close(self) -> None:
+        """The socket is going: the writer sends what waits, then stops."""
+        self.state = Delivery.CLOSING
+        self._wake()
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def pending(self) -> list[Frame | None]:
+    def pending(self) -> list[Frame]:
         """The frames not written yet, oldest first."""
         return list(self._outbox)
 
-    async def next_batch(self) -> collections.deque[Frame | None]:
-        """Everything queued so far (for the writer task), waiting while there is nothing."""
-        while not self._outbox:
+    async def next_batch(self) -> collections.deque[Frame]:
+        """Everything queued so far (for the writer task), waiting while there is nothing and
+        the socket stays; empty once it is closing and everything was taken."""
+        while not self._outbox and self.state is not Delivery.CLOSING:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
             self._waiter = self._loop.create_future()
@@ -79,6 +96,11 @@ class Client:
                 self._waiter = None
         batch, self._outbox = self._outbox, collections.deque()
         return batch
+
+    def written(self) -> None:
+        """The writer sent a batch: with nothing more waiting, frames may go straight out again."""
+        if not self._outbox and self.state is Delivery.QUEUED:
+            self.state = Delivery.DIRECT
 
     @property
     def wants_preview_metadata(self) -> bool:
@@ -92,46 +114,12 @@ class Client:
 # message); a prompt's last frames leave at once (flush).
 WORKER_FRAME_DELAY = 0.002
 
-# Called with every JSON frame when FAKECOMFY_SPEC_CHECK=1 (see fakecomfy.contract.middleware).
-frame_check: Callable[[str], None] | None = None
-
-
-# '{"type": <event>, "data": ' per event type: json.dumps({"type": ..., "data": ...}) is this,
-# the data's text and "}".
-_HEADS: dict[str, str] = {}
-
-
-def json_frame(event: str, data: Any) -> str:
-    head = _HEADS.get(event)
-    if head is None:
-        head = '{"type": ' + jsontext.dumps(event) + ', "data": '
-        if len(_HEADS) < 1024:  # ComfyUI's event types, plus whatever custom nodes send
-            _HEADS[event] = head
-    frame = head + (data.text if type(data) is jsontext.Encoded else jsontext.dumps(data)) + "}"
-    if frame_check is not None:
-        frame_check(frame)
-    return frame
-
-
-def encode_preview(preview: Preview) -> bytes:
-    """The image bytes of a preview frame, encoded like ComfyUI's ``send_image``: fitted with
-    bilinear resampling, JPEG quality 95, PNG compress level 1."""
-    image = preview.image
-    if preview.max_size:
-        image = ImageOps.contain(image, (preview.max_size, preview.max_size), Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    if preview.format == "PNG":
-        image.save(buf, format="PNG", compress_level=1)
-    else:
-        image.convert("RGB").save(buf, format="JPEG", quality=95)
-    return buf.getvalue()
-
-
 class WebSocketHub:
     """Implements the executor's Reporter: thread-safe sends to one sid or to everyone."""
 
-    def __init__(self, busy: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, busy: Callable[[], bool] = lambda: False, frame_check: FrameCheck | None = None) -> None:
         self.clients: dict[str, Client] = {}
+        self.frames = FrameEncoder(frame_check)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         # (sid, node) of the last ``executing`` sent for a running prompt (ComfyUI's last_node_id).
@@ -178,18 +166,12 @@ class WebSocketHub:
             self._executing = (sid, node) if isinstance(node, str) else None
         elif event in _PROMPT_END_EVENTS:
             self._executing = None
-        self._post(json_frame(event, data), sid)
+        self._post(self.frames.json(event, data), sid)
 
     def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
-        image = encode_preview(preview)
-        fmt = protocol.IMAGE_FORMAT_CODES.get(preview.format, 1)
-        legacy = struct.pack(">II", protocol.BIN_PREVIEW_IMAGE, fmt) + image
-        if sid is None or not self.supports_preview_metadata(sid):
-            self._post(legacy, sid)
-            return
-        meta = json.dumps(metadata).encode("utf-8")
-        framed = struct.pack(">II", protocol.BIN_PREVIEW_IMAGE_WITH_METADATA, len(meta)) + meta + image
-        self._post(framed, sid)
+        # type 4 only for a client that negotiated it; broadcasts are always type 1
+        with_metadata = sid is not None and self.supports_preview_metadata(sid)
+        self._post(self.frames.preview(preview, metadata if with_metadata else None), sid)
 
     def supports_preview_metadata(self, sid: str | None) -> bool:
         client = self.clients.get(sid) if sid is not None else None
@@ -265,20 +247,17 @@ class WebSocketHub:
     # ---- delivery -------------------------------------------------------------------------
     @staticmethod
     async def deliver(client: Client) -> None:
-        """Writer task: send the client's queued frames in order until told to stop."""
+        """Writer task: send the client's queued frames in order until it closes."""
         send = client.send or client.websocket.send
         while True:
             batch = await client.next_batch()
-            client.writing = True
-            try:
-                for frame in batch:
-                    if frame is None:
-                        return
-                    message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else \
-                        {"type": "websocket.send", "bytes": frame}
-                    try:
-                        await send(message)
-                    except Exception:  # the peer went away; the reader notices and cleans up
-                        return
-            finally:
-                client.writing = False
+            if not batch:  # closing, and everything was sent
+                return
+            for frame in batch:
+                message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else \
+                    {"type": "websocket.send", "bytes": frame}
+                try:
+                    await send(message)
+                except Exception:  # the peer went away; the reader notices and cleans up
+                    return
+            client.written()

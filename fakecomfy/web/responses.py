@@ -41,7 +41,7 @@ def unauthorized() -> HTTPError:
 
 def method_not_allowed(allowed: set[str]) -> Response:
     resp = text(protocol.TEXT_405, 405)
-    resp.headers["Allow"] = ",".join(sorted(allowed))
+    resp.headers[protocol.HEADER_ALLOW] = ",".join(sorted(allowed))
     return resp
 
 

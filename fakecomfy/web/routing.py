@@ -189,12 +189,12 @@ class Router:
             return method_not_allowed(allowed | _STATIC_METHODS)
         except HTTPError as err:
             if err.response.status_code == 500:  # a handler's exception in real: handle_error
-                err.response.headers["Connection"] = "close"
+                err.response.headers[protocol.HEADER_CONNECTION] = protocol.CONNECTION_CLOSE
             return err.response
         except Exception:
             log.exception("Error handling request %s %s", method, path)
             response = text(protocol.TEXT_500, 500)
-            response.headers["Connection"] = "close"
+            response.headers[protocol.HEADER_CONNECTION] = protocol.CONNECTION_CLOSE
             return response
 
     async def _static(self, request: Request) -> Response:

@@ -2,9 +2,10 @@
 
 Every value below is aiohttp 3.14's (ComfyUI 0.8.0 configures none of them), and each was
 checked by sending the same bytes to a bare aiohttp app set up like ComfyUI's ``server.py``
-(``tests/test_transport.py`` keeps doing so). :func:`server_config` turns them into uvicorn's
-settings; what uvicorn has no setting for is done by the two protocol mixins here, which
-``fakecomfy.web.coalesce`` layers under its coalescing protocols:
+(``tests/test_transport.py`` keeps doing so). :func:`fakecomfy.web.protocols.server_config` turns them into
+uvicorn's settings; what uvicorn has no setting for is done by the two protocol mixins here,
+which ``fakecomfy.web.protocols`` layers under the coalescing protocols of
+``fakecomfy.web.coalesce``:
 
 * :class:`AiohttpHTTP` (uvicorn's httptools protocol): aiohttp's parser limits and its
   ``HTTP/1.0 400`` answer with the parser's message, the missing-Host and duplicate-header
@@ -30,7 +31,6 @@ from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.server import ServerProtocol
 
 if TYPE_CHECKING:
-    import uvicorn
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 # ---- aiohttp's values ---------------------------------------------------------------------------
@@ -56,29 +56,6 @@ SINGLETON_HEADERS = {name.lower().encode(): name for name in (
     "Max-Forwards", "Server", "Transfer-Encoding", "User-Agent")}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # aiohttp's default expect handler writes exactly this
 REPLAY_LIMIT = 64 * 1024  # bytes kept to place the ^ of a parser error; past it the pointer is approximate
-
-
-def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
-    """uvicorn's Config with aiohttp's connection behaviour and fakecomfy's protocols; ``options``
-    are the caller's own (host, port, logging)."""
-    import uvicorn
-
-    from fakecomfy.web.coalesce import http_protocol, websocket_protocol
-
-    settings: dict[str, Any] = {
-        "timeout_keep_alive": KEEPALIVE_TIMEOUT,
-        "backlog": BACKLOG,
-        "ws_ping_interval": WS_HEARTBEAT,
-        "ws_ping_timeout": WS_HEARTBEAT,
-        "ws_max_size": WS_MAX_MSG_SIZE - 1,  # websockets refuses above max_size, aiohttp from max_msg_size on
-        "server_header": False,
-        "headers": [("Server", SERVER_SOFTWARE)],
-        "proxy_headers": False,  # aiohttp reads no X-Forwarded-* headers
-        "ws": websocket_protocol(),
-        "http": http_protocol(),
-    }
-    settings.update(options)
-    return uvicorn.Config(app, **settings)
 
 
 # ---- HTTP ---------------------------------------------------------------------------------------

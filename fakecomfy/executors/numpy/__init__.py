@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fakecomfy.executors.base import ExecutionEnv, NodeFunction
+from fakecomfy.core.execution import ExecutionEnv
+from fakecomfy.executors.base import NodeFunction
 from fakecomfy.executors.numpy import (
     conditioning_nodes,
     image_nodes,

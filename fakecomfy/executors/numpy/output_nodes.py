@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult, Preview
+from fakecomfy.core.execution import Preview
+from fakecomfy.protocol import PreviewFormat
+from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy import ops, saving
 from fakecomfy.executors.numpy.registry import timed
 from fakecomfy.executors.numpy.saving import TEMP_PREFIX_LETTERS
@@ -73,7 +75,7 @@ def save_image_websocket(ctx: NodeContext, images: np.ndarray, **_: Any) -> Node
     """
     total = int(images.shape[0])
     for step, item in enumerate(images):
-        ctx.progress(step, total, Preview(to_pil(item), "PNG", max_size=None))
+        ctx.progress(step, total, Preview(to_pil(item), PreviewFormat.PNG, max_size=None))
     return NodeResult((), None)
 
 

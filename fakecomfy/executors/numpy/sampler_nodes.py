@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from fakecomfy import images
-from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult, Preview
+from fakecomfy.core.execution import Preview
+from fakecomfy.protocol import PreviewFormat
+from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy import ops
 from fakecomfy.executors.numpy.canvas import Canvas
 from fakecomfy.executors.numpy.latent_nodes import CHANNELS_ERROR, CONV2D_INPUT_ERROR
@@ -140,7 +142,7 @@ def _run_steps(ctx: NodeContext, steps: int, canvas: Canvas) -> None:
         preview = None
         if start is not None and end is not None:
             current = start + (end - start) * np.float32(step / steps)
-            preview = Preview(images.latent_preview(current), "JPEG", max_size=PREVIEW_SIZE)
+            preview = Preview(images.latent_preview(current), PreviewFormat.JPEG, max_size=PREVIEW_SIZE)
         ctx.progress(step, steps, preview)
 
 
