@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path

@@ -189,9 +189,9 @@ def compare(label: str, fake: list[str | bytes], floor: list[str | bytes]) -> st
             f"floor {len(floor):3} messages {sum(map(size, floor)):6} B: ")
     kinds = [kind(m) for m in fake], [kind(m) for m in floor]
     if kinds[0] != kinds[1]:
-        at = next((i for i, (a, b) in enumerate(zip(*kinds)) if a != b), min(map(len, kinds)))
+        at = next((i for i, (a, b) in enumerate(zip(*kinds, strict=False)) if a != b), min(map(len, kinds)))
         return line + f"DIFFERENT types from message {at}: fake {kinds[0][at:at + 3]}, floor {kinds[1][at:at + 3]}"
-    gaps = [abs(size(a) - size(b)) for a, b in zip(fake, floor)]
+    gaps = [abs(size(a) - size(b)) for a, b in zip(fake, floor, strict=False)]
     return line + ("same types and sizes" if not any(gaps) else f"same types, sizes differ by up to {max(gaps)} B")
 
 

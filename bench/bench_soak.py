@@ -166,7 +166,8 @@ async def run_round(url: str, clients: int, prompts: int, timeout: float = 120.0
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         result.started = started = time.monotonic()
-        await asyncio.gather(*(_client(session, url, first + i, prompts, timeout, result, pause, i / rate if rate else 0.0)
+        await asyncio.gather(*(_client(session, url, first + i, prompts, timeout, result, pause,
+                                       i / rate if rate else 0.0)
                                for i in range(clients)))
         result.seconds = time.monotonic() - started
     return result
@@ -295,7 +296,8 @@ def _report(args: argparse.Namespace, url: str, pid: int | None) -> int:
         cpu = cpu_seconds(pid) if pid else 0.0
         result, mine = run_split(url, args.clients, args.prompts, args.timeout, args.pause, args.processes,
                                  args.connect_rate)
-        line = (f"round {n}: {result.seconds:5.1f} s (all greeted after {result.connected:4.1f} s)  done {result.done}/{args.clients * args.prompts}  "
+        line = (f"round {n}: {result.seconds:5.1f} s (all greeted after {result.connected:4.1f} s)  "
+                f"done {result.done}/{args.clients * args.prompts}  "
                 f"lost {result.lost}  misrouted {result.misrouted}  client errors {len(result.errors)}  "
                 f"messages {result.messages}  client CPU {mine:.1f} s")
         if pid:

@@ -235,5 +235,6 @@ class AiohttpClient:
 
 
 SyncClient = PlainClient | LeanClient
-SYNC_CLIENTS: dict[str, Callable[[int, str], SyncClient]] = {"lean": LeanClient, "wsclient": WsClient, "simple": SimpleClient}
+SYNC_CLIENTS: dict[str, Callable[[int, str], SyncClient]] = {"lean": LeanClient, "wsclient": WsClient,
+                                                              "simple": SimpleClient}
 ASYNC_CLIENTS = {"aiohttp": AiohttpClient}

@@ -31,11 +31,13 @@ workload from the fake and from the floor and prints both counts and sizes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,10 +133,9 @@ def create_app(templates: list[Message]) -> Starlette:
             text = message.text.replace(PLACEHOLDER, pid)
             if message.broadcast:
                 for ws in list(sockets.values()):
-                    try:
+                    # a client that is closing; real ComfyUI skips it too
+                    with contextlib.suppress(Exception):
                         await ws.send_text(text)
-                    except Exception:  # a client that is closing; real ComfyUI skips it too
-                        pass
             elif target is not None:
                 await target.send_text(text)
 
@@ -157,7 +158,7 @@ def create_app(templates: list[Message]) -> Starlette:
             await websocket.send_text(status(0, cid).text)
             while True:
                 await websocket.receive_text()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the client left
             pass
         finally:
             if sockets.get(cid) is websocket:
@@ -183,7 +184,7 @@ def _recorded(golden: Path, scenario: str) -> tuple[dict[str, str], list[dict[st
 
 def check(golden: Path) -> bool:
     """Rebuild the recorded prompts and compare each message (timestamps copied over)."""
-    graphs = {
+    graphs: dict[str, Callable[[str], list[RunNode]]] = {
         "exec_empty_save": lambda run: [RunNode("1"), RunNode("2", images=(("basic_00001_.png", run),))],
         "exec_sd15_txt2img": lambda run: [RunNode("4"), RunNode("5"), RunNode("7"), RunNode("6"),
                                           RunNode("3", steps=3), RunNode("8"),
@@ -203,7 +204,7 @@ def check(golden: Path) -> bool:
               f"{sizes} B recorded: {'identical' if same else 'DIFFERENT'}")
         if not same:
             ok = False
-            for i, (b, r) in enumerate(zip(built, recorded)):
+            for i, (b, r) in enumerate(zip(built, recorded, strict=False)):
                 if b != r:
                     print(f"  first difference at {i}:\n  built    {b}\n  recorded {r}")
                     break

@@ -26,7 +26,8 @@ _unique = itertools.count(int(time.time()))  # next() on a count is atomic: thre
 
 def _load(name: str) -> Prompt:
     with open(WORKFLOWS / name) as f:
-        return json.load(f)
+        prompt: Prompt = json.load(f)
+    return prompt
 
 
 TXT2IMG = _load("sd15_txt2img_api.json")
@@ -37,7 +38,8 @@ def empty_image(size: int) -> Callable[[int], Prompt]:
     def build(index: int) -> Prompt:
         return {"1": {"class_type": "EmptyImage", "inputs": {"width": size, "height": size, "batch_size": 1,
                                                              "color": next(_unique) % 16777216}},
-                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": f"bench{index}/img"}}}
+                "2": {"class_type": "SaveImage",
+                      "inputs": {"images": ["1", 0], "filename_prefix": f"bench{index}/img"}}}
     return build
 
 

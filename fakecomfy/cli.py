@@ -12,7 +12,7 @@ from pathlib import Path
 from fakecomfy.settings import Settings, env_defaults, parse_node_times
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the fake ComfyUI server")
     p.add_argument("--listen", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8188; 0 picks a free one)")
@@ -65,7 +65,8 @@ def serve(settings: Settings) -> None:
 
     from fakecomfy.app import create_app
     from fakecomfy.core.catalog import CatalogError
-    from fakecomfy.web.protocols import BACKLOG, server_config
+    from fakecomfy.web.protocols import server_config
+    from fakecomfy.web.transport import BACKLOG
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     # History keeps up to 10 000 prompts alive, and each full collection walks all of them
@@ -108,7 +109,7 @@ def capture(url: str, output: Path) -> None:
     """Save a running server's /object_info as JSON."""
     target = url.rstrip("/") + "/object_info"
     try:
-        with urllib.request.urlopen(target, timeout=120) as resp:  # noqa: S310 - user-given URL
+        with urllib.request.urlopen(target, timeout=120) as resp:
             data = json.loads(resp.read())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"could not read {target}: {exc}") from None
@@ -127,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cap.add_argument("-o", "--output", type=Path, required=True, help="file to write")
     con = sub.add_parser("contract", help="check a ComfyUI-compatible server against openapi/ (exit 1 on deviations)")
     con.add_argument("url", help="base URL of the server (a real ComfyUI, a hosted endpoint, or fakecomfy)")
-    con.add_argument("--report", type=Path, metavar="FILE", help="also write the report: JSON for .json, Markdown for .md")
+    con.add_argument("--report", type=Path, metavar="FILE",
+                     help="also write the report: JSON for .json, Markdown for .md")
     con.add_argument("--max-examples", type=int, default=0, metavar="N",
                      help="schemathesis-generated requests per read-only operation (default 0: none)")
     con.add_argument("--destructive", action="store_true",

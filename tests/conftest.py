@@ -4,24 +4,43 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Protocol
+
+import pytest
+from starlette.testclient import TestClient
+
+from fakecomfy import Settings, create_app
+from fakecomfy.contract import middleware as spec_check
+from fakecomfy.core import defaults
+from fakecomfy.testing import ServerThread
 
 # Every app create_app builds during the suite, in this process or a server subprocess, checks
-# each response against openapi/comfyui.yaml and each WebSocket JSON frame against openapi/ws;
+# each response against openapi/comfyui.yaml and each WebSocket JSON frame against openapi/ws
+# (Settings.spec_check reads FAKECOMFY_SPEC_CHECK when a Settings is made);
 # pytest_sessionfinish fails the run when any broke the contract.
 os.environ["FAKECOMFY_SPEC_CHECK"] = "1"
 _fd, SPEC_CHECK_FILE = tempfile.mkstemp(prefix="fakecomfy-spec-check-", suffix=".txt")
 os.close(_fd)
 os.environ["FAKECOMFY_SPEC_CHECK_FILE"] = SPEC_CHECK_FILE
 
-import pytest  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
 
-from fakecomfy import Settings, create_app  # noqa: E402
-from fakecomfy.contract import middleware as spec_check  # noqa: E402
-from fakecomfy.core import defaults  # noqa: E402
-from fakecomfy.testing import ServerThread  # noqa: E402
+class Answer(Protocol):
+    """What tests read of an HTTP answer, whichever client gave it (httpx, httpx2, requests)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -326,7 +326,8 @@ def test_captured_nodes_are_added_after_the_builtin_ones(make_catalog: MakeCatal
     assert catalog.node("DemoNode")["python_module"] == "custom_nodes.demo"  # type: ignore[index]
 
 
-def test_captured_node_replaces_the_builtin_in_place_and_later_files_win(make_catalog: MakeCatalog, tmp_path: Path) -> None:
+def test_captured_node_replaces_the_builtin_in_place_and_later_files_win(make_catalog: MakeCatalog,
+                                                                         tmp_path: Path) -> None:
     first = write_capture(tmp_path / "a.json", {"KSampler": custom_node("KSampler", display_name="Mine")})
     second = write_capture(tmp_path / "b.json", {"KSampler": custom_node("KSampler", display_name="Theirs")})
     catalog = make_catalog(first, second)
@@ -346,7 +347,8 @@ def test_captured_file_lists_become_live_only_where_known(make_catalog: MakeCata
     assert combo_options(catalog, "DemoLoader", "ckpt_name") == ["their_machine.safetensors"]
 
 
-def test_captured_input_that_is_no_longer_a_combo_is_served_as_captured(make_catalog: MakeCatalog, tmp_path: Path) -> None:
+def test_captured_input_that_is_no_longer_a_combo_is_served_as_captured(make_catalog: MakeCatalog,
+                                                                        tmp_path: Path) -> None:
     changed = custom_node("LoraLoader")
     changed["input"] = {"required": {"lora_name": ["STRING", {"default": "x"}]}}
     catalog = make_catalog(write_capture(tmp_path / "a.json", {"LoraLoader": changed}))
@@ -355,7 +357,8 @@ def test_captured_input_that_is_no_longer_a_combo_is_served_as_captured(make_cat
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("[1, 2]", "expected a JSON object"), ("{not json", "cannot read"), ('{"X": {"output": []}}', "no 'input' object")],
+    [("[1, 2]", "expected a JSON object"), ("{not json", "cannot read"),
+     ('{"X": {"output": []}}', "no 'input' object")],
     ids=["list", "not-json", "not-a-node"],
 )
 def test_unusable_capture_fails_loudly(make_catalog: MakeCatalog, tmp_path: Path, content: str, message: str) -> None:

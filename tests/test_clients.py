@@ -55,12 +55,14 @@ def small_txt2img(seed: int = 1, steps: int = 4) -> dict[str, Any]:
 def png_size(data: bytes) -> tuple[int, int]:
     with Image.open(io.BytesIO(data)) as image:
         assert image.format == "PNG"
-        return image.size
+        size: tuple[int, int] = image.size
+        return size
 
 
 def png_pixels(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB").tobytes()
+        pixels: bytes = image.convert("RGB").tobytes()
+        return pixels
 
 
 def png_file(size: tuple[int, int], color: str) -> bytes:
@@ -184,7 +186,8 @@ def test_workflow_client_async_img2img_with_uploaded_picture(make_server: MakeSe
             # Uploads into input/temp/ and points LoadImage at "temp/temp.png".
             await client.set_data(key="Load Image", image=source)
             await client.set_data(key="KSampler", seed=77)
-            return await client.generate(["Save Image"])
+            result: dict[str, Any] = await client.generate(["Save Image"])
+            return result
         finally:
             await client.close()
 

@@ -62,7 +62,8 @@ def test_safe_mode_leaves_no_userdata_and_keeps_history(make_server: Callable[..
     assert all(not any(d.iterdir()) for d in user_root.glob(f"{PREFIX}*"))
     assert (settings_file.read_bytes() if settings_file.exists() else None) == settings_before
     assert not list((base_dir / "output").rglob("*.png"))  # PreviewImage writes to temp/, not output/
-    assert not (base_dir / "user" / "users.json").exists() or PREFIX not in (base_dir / "user" / "users.json").read_text()
+    users = base_dir / "user" / "users.json"
+    assert not users.exists() or PREFIX not in users.read_text()
 
 
 # ---- a deliberately broken server ---------------------------------------------------------------

@@ -98,7 +98,8 @@ def test_a_ws_message_off_its_schema_is_a_problem() -> None:
 
 
 def test_an_unknown_ws_message_type_is_a_problem() -> None:
-    assert check_ws_message(json.dumps({"type": "bogus", "data": {}})) == ["WebSocket message type 'bogus' has no schema"]
+    assert check_ws_message(json.dumps({"type": "bogus", "data": {}})) == [
+        "WebSocket message type 'bogus' has no schema"]
     assert check_ws_message("not json")[0].startswith("WebSocket text frame is not JSON")
 
 

@@ -16,17 +16,16 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from PIL import Image
 
 from fakecomfy.app import build_model
+from fakecomfy.core.execution import Completion, Preview, QueueItem
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
-from fakecomfy.core.execution import Completion, QueueItem
 from fakecomfy.core.validation import validate_prompt
-from fakecomfy.core.execution import Preview
 from fakecomfy.executors.base import NodeContext, NodeResult
 from fakecomfy.executors.engine import GraphExecutor
 from fakecomfy.executors.numpy import IS_CHANGED, NODES, describe, fallback
@@ -34,7 +33,7 @@ from fakecomfy.settings import Settings
 from fakecomfy.web.frames import FrameEncoder, encode_preview
 from tests import workflows
 from tests.conftest import SHARED
-from tests.workflows import SD15, Prompt, blur_chain
+from tests.workflows import Prompt, blur_chain
 
 FAKE_CHECKPOINT = SHARED / "fixtures" / "models" / "checkpoints" / "fake.safetensors"
 CID = "client-1"
@@ -59,6 +58,9 @@ class Recorder:
 
     def supports_preview_metadata(self, sid: str | None) -> bool:
         return sid in self.metadata_sids
+
+    def flush(self) -> None:
+        pass
 
     def types(self) -> list[str]:
         return [e for e, _, _ in self.events]
@@ -392,7 +394,7 @@ def test_outputs_the_cache_drops_are_freed_at_once(engine: Engine) -> None:
     """Not when the garbage collector gets round to the finished run: a big picture's memory is
     free for the next prompt's sampler."""
     engine.run(txt2img(seed=1))
-    entry = engine.executor.cache.get("8")
+    entry = cast(GraphExecutor, engine.executor).cache.get("8")
     assert entry is not None
     picture = weakref.ref(entry.outputs[0])
     del entry
@@ -424,7 +426,7 @@ def test_sampler_progress_is_spread_over_its_work_and_the_sampler_does_most(engi
     are about 9/10 of its time apart), and the sampler takes most of a heavy prompt's time (the
     decode and the PNGs are cheap). Fractions of a run's own times, the best of three runs, so
     that a loaded machine does not fail it; a sampler that sends its progress in one burst does."""
-    spreads, shares = zip(*(_sampler_timeline(engine, seed) for seed in (1, 2, 3)))
+    spreads, shares = zip(*(_sampler_timeline(engine, seed) for seed in (1, 2, 3)), strict=False)
     assert max(spreads) > 0.6, spreads
     assert max(shares) > 0.8, shares
 

@@ -6,14 +6,13 @@ start it, with the recording fixtures (``../shared/fixtures``) as its base direc
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

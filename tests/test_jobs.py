@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from fakecomfy.core import jobs
-from fakecomfy.core.jobs import JobQuery, JobQueryError, JobStatus
 from fakecomfy.core.execution import QueueItem
+from fakecomfy.core.jobs import JobQuery, JobQueryError, JobStatus
 
 PROMPT = {"1": {"class_type": "EmptyImage", "inputs": {}}}
 

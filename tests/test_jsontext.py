@@ -16,8 +16,8 @@ GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 VALUES: list[Any] = [
     None, True, 0, -7, 2**70, 1.5, 1e300, -0.0, float("inf"), float("-inf"), "", "plain",
     "é ü \u2028 \U0001f600 \x00 \"quoted\" \\ /", [], {}, [1, [2, [3, {}]]],
-    {"a": 1, "b": [None, False], "c": {"d": "e"}}, {1: "int key", 2.5: "float key", None: "null key",
-                                                    True: "bool key"},
+    {"a": 1, "b": [None, False], "c": {"d": "e"}}, {1: "int key", 2.5: "float key", None: "null key"},
+    {True: "bool key", False: "other bool key"},
     {"type": "progress_state", "data": {"prompt_id": "p", "nodes": {"1": {"value": 1.0, "max": 1.0}}}},
 ]
 
@@ -59,7 +59,7 @@ def test_number_is_json_dumps_of_a_progress_value(value: Any) -> None:
     assert number(value) == json.dumps(value)
 
 
-@pytest.mark.parametrize("value", VALUES + [[{"b": 1, "a": [object]}, 2]], ids=range(len(VALUES) + 1))
+@pytest.mark.parametrize("value", [*VALUES, [{"b": 1, "a": [object]}, 2]], ids=range(len(VALUES) + 1))
 def test_make_dumps_with_sorted_keys_and_a_default_matches_json_dumps(value: Any) -> None:
     sorted_repr = make_dumps(sort_keys=True, default=repr)
     try:

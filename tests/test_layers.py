@@ -78,7 +78,7 @@ def test_no_import_cycles() -> None:
         path.append(name)
         for dep in sorted(GRAPH[name]):
             if state.get(dep) == 1:
-                cycles.append(path[path.index(dep):] + [dep])
+                cycles.append([*path[path.index(dep):], dep])
             elif dep not in state:
                 visit(dep)
         path.pop()

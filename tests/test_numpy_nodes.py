@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from fakecomfy.app import build_model
-from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.execution import ExecutionEnv, InterruptFlag, Preview
+from fakecomfy.core.paths import FolderPaths
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeResult
 from fakecomfy.executors.numpy import NODES, describe, fallback
 from fakecomfy.executors.numpy.buffers import BufferPool
@@ -81,7 +81,8 @@ def txt2img(run: Runner, sd15: tuple[Any, ...], seed: int = 1, text: str = "a ca
     model, clip, vae = sd15
     latent = run.out("EmptyLatentImage", width=width, height=height, batch_size=1)
     samples = run.out("KSampler", extra_data=extra_data, model=model, seed=seed, steps=steps, cfg=7.0,
-                      sampler_name="euler", scheduler="normal", positive=run.out("CLIPTextEncode", text=text, clip=clip),
+                      sampler_name="euler", scheduler="normal",
+                      positive=run.out("CLIPTextEncode", text=text, clip=clip),
                       negative=run.out("CLIPTextEncode", text="blurry", clip=clip), latent_image=latent, denoise=1.0)
     return run.out("VAEDecode", samples=samples, vae=vae)
 
@@ -398,7 +399,7 @@ def test_saved_pngs_hold_exactly_the_decoded_pixels(run: Runner, sd15: tuple[Any
     decoded = run.out("VAEDecode", samples=_sampler_cases(run, sd15, case), vae=sd15[2])
     ui = run("SaveImage", images=decoded, filename_prefix=case, prompt={"1": {}}).ui
     assert ui is not None and len(ui["images"]) == decoded.shape[0]
-    for item, entry in zip(decoded, ui["images"]):
+    for item, entry in zip(decoded, ui["images"], strict=False):
         with Image.open(base / "output" / entry["filename"]) as img:
             assert (img.mode, img.size, set(img.text)) == ("RGB", (decoded.shape[2], decoded.shape[1]), {"prompt"})
             assert np.array_equal(np.asarray(img), to_uint8(item))
@@ -477,7 +478,8 @@ def test_node_time_is_spent_once(base: Path) -> None:
 
 # ---- the fallback and the whole catalog ---------------------------------------------------------
 def test_fallback_runs_a_custom_node_from_its_definition(run: Runner) -> None:
-    definition = {"name": "MyCustomNode", "input": {"required": {"image": ["IMAGE"], "amount": ["INT", {"default": 2}]}},
+    definition = {"name": "MyCustomNode",
+                  "input": {"required": {"image": ["IMAGE"], "amount": ["INT", {"default": 2}]}},
                   "output": ["IMAGE", "MASK", "MY_TYPE", "INT", ["a", "b"]],
                   "output_is_list": [False, False, False, True, False], "output_node": False}
     picture = image(run)

@@ -26,8 +26,21 @@ from openapi_spec_validator import validate as validate_openapi
 
 from fakecomfy import Settings, create_app
 from fakecomfy.contract.spec import (
-    CLIENT_MESSAGES, METHODS, OPENAPI_DIR, OPERATIONS, SERVER_MESSAGES, SPEC, SPEC_PATH, WS_DIR, WS_INDEX,
-    check_step, deref, errors_of, find_operation, validator_at, ws_validator,
+    CLIENT_MESSAGES,
+    METHODS,
+    OPENAPI_DIR,
+    OPERATIONS,
+    SERVER_MESSAGES,
+    SPEC,
+    SPEC_PATH,
+    WS_DIR,
+    WS_INDEX,
+    check_step,
+    deref,
+    errors_of,
+    find_operation,
+    validator_at,
+    ws_validator,
 )
 from fakecomfy.testing import ServerThread
 
@@ -229,9 +242,10 @@ def test_golden_responses_validate_with_openapi_core() -> None:
             body = json.dumps(response["json"]) if response["body_kind"] == "json" else response.get("text") or ""
             headers = response.get("headers") or {}
             api.validate_response(
-                MockRequest("http://127.0.0.1:8188", request["method"].lower(), raw_path, args=request.get("query") or {}),
+                MockRequest("http://127.0.0.1:8188", request["method"].lower(), raw_path,
+                            args=request.get("query") or {}),
                 MockResponse(body.encode("utf-8"), status_code=response["status"],
-                             content_type=headers.get("content-type"), headers=headers))
+                             content_type=headers.get("content-type") or "", headers=headers))
             checked += 1
     assert checked > 150
 

@@ -14,8 +14,9 @@ from PIL import Image, PngImagePlugin
 from fakecomfy import images, png
 
 
-def decoded(data: bytes) -> tuple[Image.Image, np.ndarray]:
+def decoded(data: bytes) -> tuple[PngImagePlugin.PngImageFile, np.ndarray]:
     img = Image.open(io.BytesIO(data))
+    assert isinstance(img, PngImagePlugin.PngImageFile)
     img.load()
     return img, np.asarray(img)
 
@@ -56,7 +57,7 @@ def test_chunks_are_in_pillows_order_and_text_chunks_byte_for_byte() -> None:
     buffer = io.BytesIO()
     images.to_pil(pixels).save(buffer, format="PNG", pnginfo=info, compress_level=4)
     ours, pillows = chunks_of(png.png_bytes(pixels, texts)), chunks_of(buffer.getvalue())
-    assert [k for k, _ in ours] == [k for k, _ in pillows if k != b"IDAT"][:-1] + [b"IDAT", b"IEND"]
+    assert [k for k, _ in ours] == [*[k for k, _ in pillows if k != b"IDAT"][:-1], b"IDAT", b"IEND"]
     assert [c for c in ours if c[0] in (b"IHDR", b"tEXt", b"iTXt")] == \
         [c for c in pillows if c[0] in (b"IHDR", b"tEXt", b"iTXt")]
 

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from fakecomfy.protocol import HistoryStatus
 from fakecomfy.core.execution import Completion, QueueItem
 from fakecomfy.core.queue import MAX_HISTORY, PromptQueue, WorkerFlag
+from fakecomfy.protocol import HistoryStatus
 
 
 def item(prompt_id: str, number: float = 0, **extra: Any) -> QueueItem:
@@ -81,7 +81,7 @@ def test_running_items_count_as_remaining(queue: PromptQueue) -> None:
     queue.put(item("a"))
     queue.put(item("b"))
     queue.get(timeout=0)
-    running, pending = queue.current()
+    running, _pending = queue.current()
     assert [i.prompt_id for i in running] == ["a"]
     assert queue.remaining() == 2 and not queue.is_idle()
 

@@ -24,6 +24,6 @@ def test_readme_example_runs(index: int, make_server: Callable[..., ServerThread
     code = BLOCKS[index].replace("127.0.0.1:8188", f"127.0.0.1:{srv.port}")
     code = code.replace('"/tmp/comfy"', repr(str(tmp_path / "comfy")))
     monkeypatch.chdir(ROOT)
-    exec(compile(code, f"README block {index}", "exec"), {"__name__": "__readme__"})  # noqa: S102
+    exec(compile(code, f"README block {index}", "exec"), {"__name__": "__readme__"})
     out = capsys.readouterr().out
     assert out.strip(), "the example prints its result"

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from fakecomfy import protocol
 from fakecomfy.testing import ServerThread
+from tests.conftest import Answer
 
 BOUNDARY = "----fakecomfytestboundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -53,10 +54,10 @@ def post_upload(client: TestClient, filename: str, data: bytes, path: str = "/up
     return r.status_code, (r.json() if r.status_code == 200 else r.content)
 
 
-def assert_empty(r: object, status: int) -> None:
-    assert getattr(r, "status_code") == status
-    assert getattr(r, "content") == b""
-    assert "content-type" not in getattr(r, "headers")
+def assert_empty(r: Answer, status: int) -> None:
+    assert r.status_code == status
+    assert r.content == b""
+    assert "content-type" not in r.headers
 
 
 def tree(root: Path) -> list[str]:

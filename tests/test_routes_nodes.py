@@ -24,7 +24,7 @@ def test_object_info_serves_every_node_as_json(client: TestClient, prefix: str) 
     r = client.get(prefix + "/object_info")
     assert r.status_code == 200 and r.headers["content-type"] == JSON
     body = r.json()
-    assert len(body) == 545 and list(body)[0] == "KSampler"
+    assert len(body) == 545 and next(iter(body)) == "KSampler"
     assert r.content == json.dumps(body).encode()  # aiohttp's json.dumps separators
 
 
@@ -35,7 +35,7 @@ def test_one_node_is_wrapped_in_its_name(client: TestClient, prefix: str) -> Non
     body = r.json()
     assert list(body) == ["KSampler"]
     node = body["KSampler"]
-    assert list(node) == V1_KEYS + ["output_tooltips"]
+    assert list(node) == [*V1_KEYS, "output_tooltips"]
     assert node["python_module"] == "nodes" and node["category"] == "sampling"
     assert node["input_order"] == {"required": list(node["input"]["required"])}
     assert node["input"]["required"]["seed"][1]["max"] == 18446744073709551615
@@ -85,7 +85,8 @@ def test_uploaded_image_becomes_a_load_image_choice(client: TestClient, base_dir
     assert after == sorted([*before, "uploaded_one.png"])
 
 
-def test_captured_catalog_is_served_with_its_custom_nodes(make_client: Callable[..., TestClient], tmp_path: Path) -> None:
+def test_captured_catalog_is_served_with_its_custom_nodes(make_client: Callable[..., TestClient],
+                                                         tmp_path: Path) -> None:
     custom = {
         "input": {"required": {"text": ["STRING", {"multiline": True}]}},
         "input_order": {"required": ["text"]},

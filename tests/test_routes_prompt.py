@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.execution import QueueItem
+from fakecomfy.core.model import ComfyModel
 
 TEXT_500 = "500 Internal Server Error\n\nServer got itself in trouble"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from fakecomfy.core.model import ComfyModel
-from fakecomfy.protocol import HistoryStatus
 from fakecomfy.core.execution import Completion, QueueItem
+from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.queue import PromptQueue
+from fakecomfy.protocol import HistoryStatus
 
 TEXT_500 = "500 Internal Server Error\n\nServer got itself in trouble"
 PROMPT = {"1": {"class_type": "EmptyImage", "inputs": {"width": 64}}}

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.conftest import Answer
+
 TEXT_500 = "500 Internal Server Error\n\nServer got itself in trouble"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -26,15 +28,15 @@ def new_user(client: TestClient, name: str) -> dict[str, str]:
     return {"comfy-user": r.json()}
 
 
-def assert_empty(r: object, status: int) -> None:
-    assert getattr(r, "status_code") == status
-    assert getattr(r, "content") == b""
+def assert_empty(r: Answer, status: int) -> None:
+    assert r.status_code == status
+    assert r.content == b""
 
 
-def assert_text(r: object, status: int, body: str) -> None:
-    assert getattr(r, "status_code") == status
-    assert getattr(r, "headers")["content-type"] == "text/plain; charset=utf-8"
-    assert getattr(r, "text") == body
+def assert_text(r: Answer, status: int, body: str) -> None:
+    assert r.status_code == status
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.text == body
 
 
 # ---- settings --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the request body limit of ``--max-upload-size``, as real ComfyUI 0.8.0 applies t
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 
 from fakecomfy.testing import ServerThread
 from fakecomfy.web.security import is_loopback, origin_allowed
+from tests.conftest import Answer
 
 P = 8188
 
@@ -59,7 +61,7 @@ def test_foreign_origin_is_403_with_empty_body_before_routing(client: TestClient
         assert "content-type" not in r.headers
 
 
-def test_refused_upload_stores_nothing(client: TestClient, base_dir) -> None:
+def test_refused_upload_stores_nothing(client: TestClient, base_dir: Path) -> None:
     hdrs = {"host": f"127.0.0.1:{P}", "origin": "http://evil.test"}
     r = client.post("/upload/image", headers=hdrs, files={"image": ("refused.png", b"x", "image/png")})
     assert r.status_code == 403
@@ -79,8 +81,8 @@ CORS = {
 }
 
 
-def _cors(r: requests.Response | object) -> dict[str, str]:
-    headers = r.headers  # type: ignore[attr-defined]
+def _cors(r: Answer) -> dict[str, str]:
+    headers = r.headers
     return {k.lower(): v for k, v in headers.items() if k.lower().startswith("access-control-")}
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -38,7 +38,8 @@ def reference_app(root: Path) -> web.Application:
 
     @web.middleware
     async def passthrough(request: web.Request, handler: Any) -> web.StreamResponse:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     app = web.Application(client_max_size=LIMIT, middlewares=[passthrough])
     routes = web.RouteTableDef()
@@ -396,7 +397,7 @@ def test_the_keep_alive_timer_is_aiohttps(targets: tuple[Target, Target]) -> Non
         client.send(QUEUE)
         client.reply()
         time.sleep(0.1)
-        timers = [p.timeout_keep_alive_task for p in server.server.server_state.connections]
+        timers = [cast(Any, p).timeout_keep_alive_task for p in server.server.server_state.connections]
         left = [timer.when() - time.monotonic() for timer in timers if timer]  # the loop's clock is monotonic
     finally:
         client.close()
@@ -415,7 +416,8 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(targets: tuple[
 
     def probe(target: Target) -> list[Any]:
         client = Client(target.port)
-        client.send(upload_request(ctype, b"", b"Expect: 100-continue\r\n").replace(b"Length: 0", b"Length: %d" % len(body)))
+        head = upload_request(ctype, b"", b"Expect: 100-continue\r\n")
+        client.send(head.replace(b"Length: 0", b"Length: %d" % len(body)))
         interim = client.reply().status  # before any byte of the body
         client.send(body)
         final = client.reply()
@@ -598,7 +600,8 @@ def test_a_message_of_4_mib_is_refused_with_1009(targets: tuple[Target, Target],
 
     ref, fake = both(targets, probe)
     assert fake == ref
-    assert fake[0] == ((PONG, b"hi") if size < transport.WS_MAX_MSG_SIZE else (CLOSE, struct.pack("!H", transport.WS_MESSAGE_TOO_BIG)))
+    too_big = (CLOSE, struct.pack("!H", transport.WS_MESSAGE_TOO_BIG))
+    assert fake[0] == ((PONG, b"hi") if size < transport.WS_MAX_MSG_SIZE else too_big)
 
 
 def test_fragments_count_together_towards_the_limit(targets: tuple[Target, Target]) -> None:
@@ -642,7 +645,8 @@ def test_the_server_closes_with_a_code_and_no_reason(targets: tuple[Target, Targ
 
 OFFERS = ["permessage-deflate", "permessage-deflate; client_max_window_bits",
           "permessage-deflate; client_max_window_bits=10", "permessage-deflate; server_max_window_bits=10",
-          "permessage-deflate; server_max_window_bits=8, permessage-deflate", "permessage-deflate; server_no_context_takeover",
+          "permessage-deflate; server_max_window_bits=8, permessage-deflate",
+          "permessage-deflate; server_no_context_takeover",
           "permessage-deflate; client_no_context_takeover", "permessage-deflate; unknown=1", "x-webkit-deflate-frame"]
 
 
@@ -669,7 +673,7 @@ def test_no_heartbeat_pings_a_websocket(targets: tuple[Target, Target]) -> None:
     try:
         time.sleep(0.2)
         sockets = [p for p in target.server.server.server_state.connections if hasattr(p, "ping_timer")]
-        assert sockets and all(p.ping_timer is None and p.pong_timer is None for p in sockets)
+        assert sockets and all(cast(Any, p).ping_timer is None and cast(Any, p).pong_timer is None for p in sockets)
         client.sock.settimeout(1.0)
         with pytest.raises(TimeoutError):
             ws_frame(client)

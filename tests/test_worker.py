@@ -13,13 +13,12 @@ import requests
 import websocket
 
 from fakecomfy.app import build_model
+from fakecomfy.core.execution import Completion, Preview, QueueItem, Reporter
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
-from fakecomfy.protocol import HistoryStatus
-from fakecomfy.core.execution import Completion, QueueItem
 from fakecomfy.core.queue import PromptQueue, WorkerFlag
 from fakecomfy.core.worker import PromptWorker
-from fakecomfy.core.execution import Preview, Reporter
+from fakecomfy.protocol import HistoryStatus
 from fakecomfy.settings import Settings
 from fakecomfy.testing import ServerThread
 
@@ -184,7 +183,7 @@ def test_unload_models_alone_keeps_the_cache(setup: tuple[PromptQueue, Recorder,
 
 def test_flags_set_while_running_wait_for_the_prompt_to_end(
         setup: tuple[PromptQueue, Recorder, PromptWorker], executor: FakeExecutor) -> None:
-    queue, rec, _ = setup
+    queue, _rec, _ = setup
     executor.release.clear()
     queue.put(item("p1"))
     assert executor.started.wait(TIMEOUT)
@@ -299,7 +298,7 @@ def test_server_keeps_answering_while_a_heavy_prompt_runs(make_server: Callable[
     assert max(latencies) < 0.05, f"GET /queue took up to {max(latencies) * 1000:.0f} ms while the prompt ran"
     # each event leaves when it happens: the sampler's progress arrives spread over its run
     # (from its `executing` to the next node's), not in one burst at the end
-    sampler = [i for i, (_, kind, node) in enumerate(arrivals) if kind == "executing" and node == "3"][0]
+    sampler = next(i for i, (_, kind, node) in enumerate(arrivals) if kind == "executing" and node == "3")
     after = next(i for i in range(sampler + 1, len(arrivals)) if arrivals[i][1] == "executing")
     progress = [when for when, kind, _ in arrivals[sampler:after] if kind == "progress"]
     assert len(progress) == 20

@@ -7,6 +7,7 @@ Tests wait on messages, never on the clock, except where they check that nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import json
@@ -29,7 +30,7 @@ from fakecomfy.testing import ServerThread
 from fakecomfy.web.hub import Client, WebSocketHub
 from tests import workflows
 from tests.conftest import SHARED, external_target
-from tests.workflows import SD15, Prompt, blur_chain
+from tests.workflows import Prompt, blur_chain
 
 TIMEOUT = 15.0
 QUIET = 0.3  # how long "nothing more arrives" is watched for
@@ -97,7 +98,7 @@ class WsClient:
         while True:
             try:
                 opcode, data = self.ws.recv_data()
-            except Exception:  # closed under us
+            except Exception:  # noqa: BLE001 - closed under us
                 break
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 break
@@ -151,10 +152,8 @@ class WsClient:
         return [m for m in self.messages if isinstance(m, Binary)]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already closed
             self.ws.send_close()
-        except Exception:
-            pass
         self._thread.join(TIMEOUT)
         self.ws.shutdown()
 

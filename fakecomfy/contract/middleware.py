@@ -1,9 +1,10 @@
 """Recording every answer of an app against the contract (``FAKECOMFY_SPEC_CHECK=1``).
 
 ``install(app)`` wraps the app's middleware stack in ``SpecCheckMiddleware``; ``create_app``
-hands :func:`check_ws_frame` to the WebSocket hub, which calls it with every JSON frame. Problems go to ``PROBLEMS`` and, when
-``FAKECOMFY_SPEC_CHECK_FILE`` names a file, are appended to it (one a line), so servers run in
-a subprocess report to the test session too. Responses pass through unchanged.
+hands :func:`check_ws_frame` to the WebSocket hub, which calls it with every JSON frame.
+Problems go to ``PROBLEMS`` and, when ``FAKECOMFY_SPEC_CHECK_FILE`` names a file, are appended
+to it (one a line), so servers run in a subprocess report to the test session too. Responses
+pass through unchanged.
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def _check(method: str, path: str, status: list[int], headers: list[tuple[str, s
         return
     try:
         problems = spec.check_response(method, path, status[0], headers, body)
-    except Exception as exc:  # a bug of the checker must not break the answer
+    except Exception as exc:  # noqa: BLE001 - a bug of the checker must not break the answer
         problems = [f"checker failed: {exc!r}"]
     record("http", f"{method} {path} {status[0]}", problems)
 

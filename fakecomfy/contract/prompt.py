@@ -12,9 +12,9 @@ from fakecomfy.contract import spec
 from fakecomfy.contract.client import ContractClient
 from fakecomfy.contract.report import Check, Outcome, judged
 
-WS_OPERATION = "connectWebSocket"
+_WS_OPERATION = "connectWebSocket"
 # What the client announces: no preview metadata (and the prompt asks for no previews at all).
-FEATURE_FLAGS = {"type": p.EV_FEATURE_FLAGS, "data": {p.FEATURE_PREVIEW_METADATA: False}}
+_FEATURE_FLAGS = {"type": p.EV_FEATURE_FLAGS, "data": {p.FEATURE_PREVIEW_METADATA: False}}
 Event = tuple[Any, Any]  # a message's (type, data), as received
 
 
@@ -44,7 +44,7 @@ def check_websocket_and_prompt(client: ContractClient) -> str | None:
         ws = websocket.create_connection(url, timeout=client.timeout,
                                          header=[f"{k}: {v}" for k, v in client.headers.items()])
     except Exception as exc:  # noqa: BLE001 - any failure to connect is the finding
-        client.add(Check(f"WS {urlsplit(url).path}?clientId=<fresh> connect", Outcome.FAIL, WS_OPERATION,
+        client.add(Check(f"WS {urlsplit(url).path}?clientId=<fresh> connect", Outcome.FAIL, _WS_OPERATION,
                          f"GET {url} (upgrade)", None, [f"could not connect: {exc!r}"]))
         client.skip("queuePrompt", "POST /prompt", "no WebSocket")
         return None
@@ -85,7 +85,7 @@ class PromptSession:
         return str(data.decode("utf-8"))
 
     def _add(self, name: str, request: str, problems: list[str], note: str = "") -> None:
-        self.client.add(Check(name, judged(problems), WS_OPERATION, request, None, problems, note=note))
+        self.client.add(Check(name, judged(problems), _WS_OPERATION, request, None, problems, note=note))
 
     def check_greeting(self, deadline: float) -> None:
         """The first message is ``status`` carrying the clientId as ``sid``."""
@@ -101,7 +101,7 @@ class PromptSession:
 
     def check_feature_flags(self, deadline: float) -> None:
         """Sent ``feature_flags`` is answered with the server's own, before any binary frame."""
-        sent = json.dumps(FEATURE_FLAGS)
+        sent = json.dumps(_FEATURE_FLAGS)
         self.ws.send(sent)
         problems: list[str] = []
         while True:
@@ -121,7 +121,7 @@ class PromptSession:
                                   json=body, check_body=lambda r: [] if isinstance(r.json().get("prompt_id"), str)
                                   else ["no prompt_id"])
         if posted is None or posted.status_code != 200:
-            self.client.skip(WS_OPERATION, "WS prompt events", "the prompt was not accepted")
+            self.client.skip(_WS_OPERATION, "WS prompt events", "the prompt was not accepted")
             return None
         prompt_id: str = posted.json()["prompt_id"]
         events, problems, binary = self._prompt_events(prompt_id)
@@ -172,9 +172,9 @@ def check_prompt_results(client: ContractClient, prompt_id: str) -> None:
 
 
 # The events of one prompt that event_order_problems follows (other prompts' events are ignored).
-PROMPT_EVENTS = (p.EV_EXECUTION_START, p.EV_EXECUTION_CACHED, p.EV_EXECUTION_SUCCESS, p.EV_EXECUTION_ERROR,
+_PROMPT_EVENTS = (p.EV_EXECUTION_START, p.EV_EXECUTION_CACHED, p.EV_EXECUTION_SUCCESS, p.EV_EXECUTION_ERROR,
                  p.EV_EXECUTION_INTERRUPTED)
-EXECUTING_NULL = f"{p.EV_EXECUTING} null"  # executing with node null: the prompt is done
+_EXECUTING_NULL = f"{p.EV_EXECUTING} null"  # executing with node null: the prompt is done
 
 
 def _prompt_sequence(events: list[Event], prompt_id: str) -> list[str]:
@@ -184,10 +184,10 @@ def _prompt_sequence(events: list[Event], prompt_id: str) -> list[str]:
         data = data if isinstance(data, dict) else {}
         if kind == p.EV_STATUS:
             mine.append(p.EV_STATUS)
-        elif data.get("prompt_id") == prompt_id and kind in PROMPT_EVENTS:
+        elif data.get("prompt_id") == prompt_id and kind in _PROMPT_EVENTS:
             mine.append(kind)
         elif kind == p.EV_EXECUTING and data.get("prompt_id") == prompt_id:
-            mine.append(EXECUTING_NULL if data.get("node") is None else p.EV_EXECUTING)
+            mine.append(_EXECUTING_NULL if data.get("node") is None else p.EV_EXECUTING)
     return mine
 
 
@@ -219,14 +219,14 @@ def event_order_problems(events: list[Event], prompt_id: str) -> list[str]:
         problems.append(f"no {p.EV_EXECUTION_SUCCESS}")
     elif running and running[-1] > success:
         problems.append(f"{p.EV_EXECUTING} after {p.EV_EXECUTION_SUCCESS}")
-    if not mine or mine[-1] != EXECUTING_NULL:
+    if not mine or mine[-1] != _EXECUTING_NULL:
         problems.append(f"the stream does not end with {p.EV_EXECUTING} node null")
     elif success >= 0 and p.EV_STATUS not in mine[success:-1]:
-        problems.append(f"no {p.EV_STATUS} between {p.EV_EXECUTION_SUCCESS} and {EXECUTING_NULL}")
+        problems.append(f"no {p.EV_STATUS} between {p.EV_EXECUTION_SUCCESS} and {_EXECUTING_NULL}")
     if problems:
         problems.append("seen: " + ", ".join(mine))
     return problems
 
 
-__all__ = ["PromptSession", "check_prompt_results", "check_websocket_and_prompt", "event_order_problems",
+__all__ = ["Event", "PromptSession", "check_prompt_results", "check_websocket_and_prompt", "event_order_problems",
            "model_free_prompt", "ws_url"]

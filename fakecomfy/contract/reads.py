@@ -6,7 +6,7 @@ from urllib.parse import quote
 from fakecomfy.contract.client import ContractClient, answered
 
 # (operationId, path) of the GETs that take no parameters.
-PLAIN_GETS = (
+_PLAIN_GETS = (
     ("getSystemStats", "/system_stats"), ("getFeatures", "/features"), ("listExtensions", "/extensions"),
     ("getWorkflowTemplates", "/workflow_templates"), ("getTranslations", "/i18n"),
     ("getGlobalSubgraphs", "/global_subgraphs"), ("listEmbeddings", "/embeddings"),
@@ -17,7 +17,7 @@ PLAIN_GETS = (
 
 def check_read_only(client: ContractClient) -> None:
     client.call("getIndex", "GET", "/", label="GET /")
-    for op, path in PLAIN_GETS:
+    for op, path in _PLAIN_GETS:
         client.both(op, "GET", path)
     client.both("getHistory", "GET", "/history", params={"max_items": 5})
     client.both("getNodeInfo", "GET", "/object_info/EmptyImage",
@@ -42,4 +42,4 @@ def check_models(client: ContractClient) -> None:
                 params={"filename": safetensors}, expect=(200, 404))
 
 
-__all__ = ["check_read_only", "check_models"]
+__all__ = ["check_models", "check_read_only"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,13 @@ def _pointer(*parts: str) -> str:
     return "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator_at(*parts: str) -> jsonschema.Draft202012Validator:
     """A validator for the schema at this location of the spec, its ``$ref``s resolved."""
     return jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#/{_pointer(*parts)}"}, registry=REGISTRY)
 
 
-@lru_cache(maxsize=None)
+@cache
 def ws_validator(filename: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator({"$ref": (WS_DIR / filename).as_uri()}, registry=REGISTRY)
 
@@ -148,7 +148,7 @@ def check_recorded(response: dict[str, Any], location: list[str]) -> list[str]:
         return problems + ([] if kind == "empty" else [f"spec says empty body, got {kind}"])
     media = media_entry(content, headers.get("content-type", ""))
     if media is None:
-        return problems + [f"media type {headers.get('content-type')!r} not in {sorted(content)}"]
+        return [*problems, f"media type {headers.get('content-type')!r} not in {sorted(content)}"]
     if "schema" not in content[media]:
         return problems
     validator = validator_at(*location, "content", media, "schema")
@@ -187,7 +187,7 @@ def check_request(request: dict[str, Any], spec_path: str, method: str, op: dict
             continue
         problems += [f"query {name}: {e}" for e in errors_of(jsonschema.Draft202012Validator(schema), coerced)]
     if "json" in request:
-        body, location = deref(op["requestBody"])
+        _body, location = deref(op["requestBody"])
         location = location or ["paths", spec_path, method, "requestBody"]
         validator = validator_at(*location, "content", "application/json", "schema")
         problems += [f"request body: {e}" for e in errors_of(validator, request["json"])]

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from fakecomfy.contract.client import ContractClient, answered
 
-USERDATA_BODY = b'{"fakecomfy": "contract"}'
+_USERDATA_BODY = b'{"fakecomfy": "contract"}'
 
 
 def _segment(value: str) -> str:
@@ -18,7 +18,7 @@ def check_userdata(client: ContractClient) -> None:
     folder = client.own_name
     first, second = f"{folder}/a.json", f"{folder}/b.json"
     written = client.call("writeUserdataFile", "POST", f"/userdata/{_segment(first)}", label="POST /userdata/{file}",
-                          content=USERDATA_BODY)
+                          content=_USERDATA_BODY)
     if written is None or written.status_code != 200:
         for op in ("listUserdata", "getUserdataFile", "moveUserdataFile", "deleteUserdataFile", "listUserdataV2"):
             client.skip(op, op, "writing the userdata file failed")
@@ -30,7 +30,7 @@ def check_userdata(client: ContractClient) -> None:
         client.both("listUserdata", "GET", "/userdata", params={"dir": folder, "full_info": "true"})
         client.call("listUserdataV2", "GET", "/v2/userdata", params={"path": folder})
         client.call("getUserdataFile", "GET", f"/userdata/{_segment(first)}", label="GET /userdata/{file}",
-                    check_body=lambda r: [] if r.content == USERDATA_BODY else ["not the bytes written"])
+                    check_body=lambda r: [] if r.content == _USERDATA_BODY else ["not the bytes written"])
         client.call("moveUserdataFile", "POST", f"/userdata/{_segment(first)}/move/{_segment(second)}",
                     label="POST /userdata/{file}/move/{dest}")
     finally:

@@ -122,9 +122,9 @@ def _vae_loader(scan: _Scan) -> list[str]:
     vaes = list(scan.models("vae"))
     approx = scan.models("vae_approx")
     for name in approx:
-        if not any(name.startswith(p) for _, *halves in _IMAGE_TAES for p in halves):
-            if name.startswith(_VIDEO_TAES):
-                vaes.append(name)
+        if not any(name.startswith(p) for _, *halves in _IMAGE_TAES for p in halves) \
+                and name.startswith(_VIDEO_TAES):
+            vaes.append(name)
     for tae, encoder, decoder in _IMAGE_TAES:
         if any(a.startswith(encoder) for a in approx) and any(a.startswith(decoder) for a in approx):
             vaes.append(tae)

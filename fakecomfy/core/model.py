@@ -5,11 +5,11 @@ from collections.abc import Callable
 
 from fakecomfy import protocol
 from fakecomfy.core.catalog import NodeCatalog
+from fakecomfy.core.execution import ExecutionEnv, Executor, InterruptFlag, Reporter
 from fakecomfy.core.files import FileStore
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.queue import PromptQueue
 from fakecomfy.core.users import UserManager
-from fakecomfy.core.execution import ExecutionEnv, Executor, InterruptFlag, Reporter
 from fakecomfy.core.worker import PromptWorker
 from fakecomfy.settings import Settings
 

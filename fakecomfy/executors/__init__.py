@@ -8,7 +8,6 @@ def create_executor(name: str, env: ExecutionEnv) -> Executor:
     """The executor called ``name``: ``numpy`` (default, CPU, always available)."""
     if name == "numpy":
         from fakecomfy.executors.engine import GraphExecutor
-
         from fakecomfy.executors.numpy import IS_CHANGED, NODES, describe, fallback
 
         return GraphExecutor("numpy", env, NODES, fallback, IS_CHANGED, describe)

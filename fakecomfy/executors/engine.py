@@ -16,8 +16,8 @@ from fakecomfy import protocol
 from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter
 from fakecomfy.exception_names import exception_type_name
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
-from fakecomfy.protocol import HistoryStatus, NodeState
 from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link_with_int_slot
+from fakecomfy.protocol import HistoryStatus, NodeState
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
 # A node's IS_CHANGED hook: a value that changes when its outside world does (file content...).
@@ -338,7 +338,7 @@ class _PromptFacts:
             return None
         try:
             return hook(self.env, node.get("inputs") or {})
-        except Exception:  # the node itself will report the problem when it runs
+        except Exception:  # noqa: BLE001 - the node itself will report the problem when it runs
             return None
 
 

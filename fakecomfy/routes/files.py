@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from fakecomfy import protocol
-from fakecomfy.core.files import FilePart, FileError, FormValue, UploadForm, ViewQuery, ViewResult
+from fakecomfy.core.files import FileError, FilePart, FormValue, UploadForm, ViewQuery, ViewResult
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.web.requests import read_form
 from fakecomfy.web.responses import empty, internal_error, json_response

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fakecomfy import protocol
-from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.execution import QueueItem
+from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.validation import MalformedPromptError, error, validate_prompt
 from fakecomfy.web.requests import read_json
 from fakecomfy.web.responses import internal_error, json_response
@@ -53,7 +53,7 @@ def _extra_data(body: dict[str, Any], accepted: bool) -> tuple[dict[str, Any], d
     """(extra_data, sensitive): the request's extra_data, then client_id; on acceptance the
     sensitive keys move out and create_time (ms) is set. A non-object extra_data is a 500 once
     real ComfyUI writes into it."""
-    extra: Any = body["extra_data"] if "extra_data" in body else {}
+    extra: Any = body.get("extra_data", {})
     writes = accepted or "client_id" in body
     if not isinstance(extra, dict):
         if writes:

@@ -258,6 +258,6 @@ class WebSocketHub:
                     {"type": "websocket.send", "bytes": frame}
                 try:
                     await send(message)
-                except Exception:  # the peer went away; the reader notices and cleans up
+                except Exception:  # noqa: BLE001 - the peer went away; the reader notices and cleans up
                     return
             client.written()

@@ -53,7 +53,7 @@ class _Decoder:
 
     def __init__(self, encoding: str) -> None:
         self._encoding = encoding
-        self._zlib: Any = None
+        self._zlib: zlib._Decompress | None = None
 
     @classmethod
     def for_request(cls, request: Request) -> _Decoder | None:
@@ -79,7 +79,7 @@ async def _drain(request: Request) -> None:
     try:
         async for _ in request.stream():
             pass
-    except Exception:  # the client went away; nothing to answer any more
+    except Exception:  # noqa: BLE001 - the client went away; nothing to answer any more
         pass
 
 
@@ -103,5 +103,5 @@ async def read_form(request: Request) -> FormData | None:
     await read_body(request)
     try:
         return await request.form(max_files=10_000, max_fields=10_000, max_part_size=1 << 40)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a body that is no form is answered as none
         return None

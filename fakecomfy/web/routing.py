@@ -80,7 +80,7 @@ def safe_path(scope: Scope) -> str:
     raw = scope.get("raw_path")
     if raw is None:
         return str(scope["path"])
-    raw_text = raw.decode("latin-1").split("?", 1)[0]
+    raw_text: str = raw.decode("latin-1").split("?", 1)[0]
     if "%" not in raw_text:  # nothing to decode (the common case)
         return raw_text
     parts = re.split(r"(%2[Ff]|%25)", raw_text)
@@ -242,7 +242,7 @@ class Router:
                 try:
                     for fn in self.on_startup:
                         await fn()
-                except Exception as exc:  # report and let the server stop
+                except Exception as exc:  # noqa: BLE001 - report and let the server stop
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

@@ -24,18 +24,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httptools
-from websockets.extensions.base import Extension, ExtensionParameter
-from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
 from websockets.exceptions import NegotiationError
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.server import ServerProtocol
+from websockets.typing import ExtensionParameter
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 # ---- aiohttp's values ---------------------------------------------------------------------------
 AIOHTTP_VERSION = "3.14.5"  # the aiohttp the reference answers were taken from (real ComfyUI 0.8.0 ran 3.14)
-SERVER_SOFTWARE = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aiohttp/{AIOHTTP_VERSION}"  # aiohttp.http.SERVER_SOFTWARE
+# aiohttp.http.SERVER_SOFTWARE
+SERVER_SOFTWARE = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aiohttp/{AIOHTTP_VERSION}"
 KEEPALIVE_TIMEOUT = 3630  # aiohttp web_protocol.RequestHandler keepalive_timeout (75 before aiohttp 3.10.6)
 # aiohttp's TCPSite listens with a backlog of 128. Not kept on purpose: 1 000 clients connecting
 # at once overflow it while the loop broadcasts, and the kernel then retries SYNs for up to 100 s

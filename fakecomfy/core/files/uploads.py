@@ -7,7 +7,6 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -27,7 +26,7 @@ class FilePart:
 
 
 # A form value as aiohttp's ``request.post()`` gives it: a file, a text field or raw bytes.
-FormValue = Union[FilePart, str, bytes]
+FormValue = FilePart | str | bytes
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def _expand(out: dict[str, Any], live: Any, sections: Mapping[str, Any], prefix:
                     names = list(template["names"])
                 else:
                     names = [f"{template['prefix']}{i}" for i in range(template["max"])]
-                item = [list(group.values())[0] for group in template["input"].values()][-1]
+                item = [next(iter(group.values())) for group in template["input"].values()][-1]
                 grown: dict[str, dict[str, Any]] = {}
                 for i, item_name in enumerate(names):
                     if ".".join([*prefix, name, item_name]) in live:

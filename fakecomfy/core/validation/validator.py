@@ -121,7 +121,7 @@ class _Validator:
         for output_id in outputs:
             try:
                 ok, reasons = self.validate_node(output_id)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - real turns a node's failure into exception_during_validation
                 ok, reasons = False, [exception_error(exc)]
                 self.validated[output_id] = (False, reasons)
             if ok:
@@ -227,7 +227,7 @@ class _Validator:
                 source_ok, _ = yield source_id
                 if not source_ok:
                     valid = False
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - real turns an inner failure into exception_during_inner_validation
                 valid = False
                 self.validated[source_id] = (False, [exception_error(exc, name, config, value)])
         if custom is not None:

@@ -26,7 +26,7 @@ def check_value(inputs: dict[str, Any], name: str, value: Any, input_type: Any, 
     if converter is not None:
         try:
             value = inputs[name] = converter(value)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any conversion failure is invalid_input_type, like real
             return error(protocol.ERR_INVALID_INPUT_TYPE,
                          protocol.MSG_INVALID_INPUT_TYPE.format(input_type=input_type),
                          protocol.DETAILS_INVALID_INPUT_TYPE.format(input_name=name, value=value, exception=exc),

@@ -71,7 +71,8 @@ def conditioning_average(ctx: NodeContext, conditioning_to: Conditioning, condit
         mixed[:, :width] = cond[:, :width] * weight + source[:, :width] * (1 - weight)
         updated = dict(options)
         if "pooled_output" in options and "pooled_output" in source_options:
-            updated["pooled_output"] = options["pooled_output"] * weight + source_options["pooled_output"] * (1 - weight)
+            updated["pooled_output"] = (options["pooled_output"] * weight
+                                        + source_options["pooled_output"] * (1 - weight))
         out.append([mixed, updated])
     return single(out)
 

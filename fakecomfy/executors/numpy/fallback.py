@@ -6,6 +6,7 @@ stand-in), lists where ``output_is_list`` says so; output nodes that take images
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,7 @@ def standin(kind: str, size: tuple[int, int, int] = (STANDIN_SIZE, STANDIN_SIZE,
     return Opaque(kind)
 
 
-_SIMPLE = {
+_SIMPLE: dict[str, Callable[[str], Any]] = {
     "INT": lambda label: 0,
     "FLOAT": lambda label: 0.0,
     "STRING": lambda label: "",
@@ -132,8 +133,7 @@ def _output_ui(ctx: NodeContext, definition: dict[str, Any], declared: dict[str,
     prompt, extra = inputs.get("prompt"), inputs.get("extra_pnginfo")
     if "api_node" in definition:  # only V3 schemas carry this key
         return output_nodes.v3_preview_ui(ctx, batch, prompt, extra)
-    ui = output_nodes.preview_image(ctx, batch, prompt=prompt, extra_pnginfo=extra).ui
-    return ui
+    return output_nodes.preview_image(ctx, batch, prompt=prompt, extra_pnginfo=extra).ui
 
 
 def _first_of_type(kind: str, declared: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray | None:

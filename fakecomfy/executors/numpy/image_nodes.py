@@ -189,7 +189,7 @@ def image_pad_for_outpaint(ctx: NodeContext, image: np.ndarray, left: int, top: 
     padded[:, top:top + h, left:left + w] = image
     mask = np.ones((h + top + bottom, w + left + right), dtype=np.float32)
     inner = np.zeros((h, w), dtype=np.float32)
-    if 0 < feathering and feathering * 2 < h and feathering * 2 < w:
+    if feathering > 0 and feathering * 2 < h and feathering * 2 < w:
         i, j = np.arange(h)[:, None], np.arange(w)[None, :]
         distance = np.minimum.reduce([
             np.broadcast_to(i if top else h, (h, w)), np.broadcast_to(h - i if bottom else h, (h, w)),

@@ -140,7 +140,7 @@ def pixels_to_latent(pixels: np.ndarray) -> np.ndarray:
 
 def latent_to_pixels(samples: np.ndarray, method: str = "bilinear") -> np.ndarray:
     """Our VAE's decoder: ``[B, 4, h, w]`` to ``[B, 8h, 8w, 3]``."""
-    b, _, h, w = samples.shape
+    _b, _, h, w = samples.shape
     small = np.stack([images.latent_to_rgb(s) for s in samples])
     return resize_images(small, w * LATENT_SCALE, h * LATENT_SCALE, method)
 

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from fakecomfy.core.execution import Preview
-from fakecomfy.protocol import PreviewFormat
 from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy import ops, saving
 from fakecomfy.executors.numpy.registry import timed
 from fakecomfy.executors.numpy.saving import TEMP_PREFIX_LETTERS
 from fakecomfy.images import to_pil
 from fakecomfy.png import png_batch
+from fakecomfy.protocol import PreviewFormat
 
 SAVE_COMPRESS_LEVEL = 4
 PREVIEW_COMPRESS_LEVEL = 1

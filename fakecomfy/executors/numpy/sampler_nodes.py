@@ -17,7 +17,6 @@ import numpy as np
 
 from fakecomfy import images
 from fakecomfy.core.execution import Preview
-from fakecomfy.protocol import PreviewFormat
 from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy import ops
 from fakecomfy.executors.numpy.canvas import Canvas
@@ -35,6 +34,7 @@ from fakecomfy.executors.numpy.values import (
     text_rng,
     with_samples,
 )
+from fakecomfy.protocol import PreviewFormat
 
 PREVIEW_SIZE = 512
 UNET_IN_WIDTH = 320  # output channels of the UNet's first conv, as its error message shows them
