@@ -8,6 +8,7 @@ the hub for the worker's events, and (``Settings.spec_check``) the contract chec
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,13 +17,16 @@ from types import ModuleType
 from starlette.applications import Starlette
 
 from fakecomfy import protocol
+from fakecomfy.control import ControlPlane
 from fakecomfy.core import defaults
+from fakecomfy.core.journal import Journal
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.executors import create_executor
-from fakecomfy.routes import files, nodes, prompt, queue, system, users, ws
+from fakecomfy.routes import control, files, nodes, prompt, queue, system, users, ws
 from fakecomfy.settings import Settings
 from fakecomfy.web.hub import WebSocketHub
+from fakecomfy.web.intercept import InterceptMiddleware
 from fakecomfy.web.routing import Router
 from fakecomfy.web.security import OriginCheckMiddleware
 
@@ -67,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         base = owned_base = make_default_base()
     paths = FolderPaths.from_settings(settings, base)
     model = build_model(settings, paths)
+    if owned_base is not None:  # a reset puts back the example image and stand-ins it made
+        model.refill = functools.partial(defaults.populate, owned_base)
 
     router = Router()
     router.max_body = settings.max_upload_bytes
@@ -75,9 +81,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     for module in ROUTE_MODULES:
         module.register(router, model)
     spec_check = _spec_check() if settings.spec_check else None
+    journal = Journal()
     hub = WebSocketHub(busy=lambda: not model.queue.is_idle(),
-                       frame_check=spec_check.check_ws_frame if spec_check is not None else None)
+                       frame_check=spec_check.check_ws_frame if spec_check is not None else None,
+                       journal=journal, faults=model.env.faults)
     ws.register(router, model, hub)
+    control_plane = ControlPlane(model, hub, journal)
+    if settings.control_api:
+        control.register(router, control_plane)
 
     async def startup() -> None:
         hub.bind(asyncio.get_running_loop())
@@ -95,10 +106,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.router = router  # type: ignore[assignment]  # our aiohttp-compatible router
     # Our router answers every error itself (aiohttp's 404/405/500 texts), so Starlette's
     # default error middleware would only add a layer to every request.
-    app.middleware_stack = router if settings.enable_cors_header is not None else OriginCheckMiddleware(router)
+    checked = router if settings.enable_cors_header is not None else OriginCheckMiddleware(router)
+    # Route faults and the request journal come first: they see refused requests too.
+    app.middleware_stack = InterceptMiddleware(checked, model.env.faults, journal)
     app.state.model = model
     app.state.settings = settings
     app.state.hub = hub
+    app.state.control = control_plane
     if spec_check is not None:
         spec_check.install(app)
     return app

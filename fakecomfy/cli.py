@@ -34,6 +34,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--executor", help="executor name (default numpy)")
     p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
                    help="execution time of a node class; for samplers, seconds per step (repeatable)")
+    p.add_argument("--no-control-api", action="store_true",
+                   help="no control plane over HTTP (/_fakecomfy/: reset, faults, pause, journal)")
     p.add_argument("--quiet", action="store_true", help="no request log")
 
 
@@ -54,6 +56,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
         values["node_times"] = times
     if args.quiet:
         values["log_requests"] = False
+    if args.no_control_api:
+        values["control_api"] = False
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -192,3 +192,6 @@ ERR_ASPECT_RATIO_BOUND: Final = "Aspect ratio `{ratio:.2g}` must be {op} {bound:
 
 # aiohttp's answer to a plain GET of a WebSocket route (no Upgrade header).
 TEXT_NO_UPGRADE: Final = 'No WebSocket UPGRADE hdr: {upgrade}\n Can "Upgrade" only to "WebSocket".'
+
+# --- fakecomfy's own control plane (never under /api, not part of ComfyUI's API) ------------
+CONTROL_PREFIX: Final = "/_fakecomfy/"

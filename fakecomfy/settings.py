@@ -35,6 +35,8 @@ class Settings:
     executor: str = "numpy"
     node_times: dict[str, float] = field(default_factory=dict)
     log_requests: bool = True
+    # The control plane over HTTP under /_fakecomfy/ (its Python side is always there).
+    control_api: bool = True
     # Check every HTTP answer and WebSocket message against the bundled contract and record
     # deviations (fakecomfy.contract.middleware); FAKECOMFY_SPEC_CHECK=1 turns it on for every
     # Settings made in the process, which is how the test suite checks everything it provokes.
@@ -108,6 +110,8 @@ def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
         out["port"] = int(env["FAKECOMFY_PORT"])
     if env.get("FAKECOMFY_MULTI_USER"):
         out["multi_user"] = env["FAKECOMFY_MULTI_USER"].lower() in _TRUE
+    if env.get("FAKECOMFY_CONTROL_API"):
+        out["control_api"] = env["FAKECOMFY_CONTROL_API"].lower() in _TRUE
     if env.get("FAKECOMFY_DISABLE_METADATA"):
         out["disable_metadata"] = env["FAKECOMFY_DISABLE_METADATA"].lower() in _TRUE
     if "FAKECOMFY_ENABLE_CORS_HEADER" in env:

@@ -15,6 +15,7 @@ from fakecomfy import Settings, create_app
 from fakecomfy.contract import middleware as spec_check
 from fakecomfy.core import defaults
 from fakecomfy.testing import ServerThread
+from tests.wsclient import WsClient
 
 # Every app create_app builds during the suite, in this process or a server subprocess, checks
 # each response against openapi/comfyui.yaml and each WebSocket JSON frame against openapi/ws
@@ -149,3 +150,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         else:
             print(text)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., WsClient]]:
+    """Factory: ``connect(server, "cid")`` opens a recording WebSocket (closed after the test),
+    once its greeting arrived."""
+    clients: list[WsClient] = []
+
+    def make(server: ServerThread, client_id: str | None = None) -> WsClient:
+        c = WsClient(server.url, client_id)
+        clients.append(c)
+        c.wait_count(1)  # the greeting
+        return c
+
+    yield make
+    for c in clients:
+        c.close()

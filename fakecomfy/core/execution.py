@@ -11,6 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fakecomfy.core.faults import Faults
+from fakecomfy.core.gate import Gate
+from fakecomfy.core.ids import IdSource
 from fakecomfy.protocol import HistoryStatus, PreviewFormat
 
 if TYPE_CHECKING:
@@ -125,9 +128,14 @@ class InterruptFlag:
 
 @dataclass
 class ExecutionEnv:
-    """What every node may use: server settings, file stores, the catalog, the interrupt flag."""
+    """What every node may use: server settings, file stores, the catalog, the interrupt flag;
+    and what the control plane steers a run with: injected faults, the worker's gate, the
+    source of random names."""
 
     settings: Settings
     files: FileStore
     catalog: NodeCatalog
     interrupt: InterruptFlag
+    faults: Faults = field(default_factory=Faults)
+    gate: Gate = field(default_factory=Gate)
+    ids: IdSource = field(default_factory=IdSource)

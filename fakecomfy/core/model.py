@@ -1,6 +1,7 @@
 """The whole fake server as plain objects: what routes call into, what the control plane resets."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from fakecomfy import protocol
@@ -9,7 +10,10 @@ from fakecomfy.core.execution import ExecutionEnv, Executor, InterruptFlag, Repo
 from fakecomfy.core.files import FileStore
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.queue import PromptQueue
+from fakecomfy.core.snapshot import DirectorySnapshot
 from fakecomfy.core.users import UserManager
+from fakecomfy.core.validation import ValidationError, error
+from fakecomfy.core.validation.validator import InjectedErrors
 from fakecomfy.core.worker import PromptWorker
 from fakecomfy.settings import Settings
 
@@ -50,19 +54,51 @@ class ComfyModel:
                                 interrupt=self.interrupt)
         self.executor = make_executor(self.env)
         self.worker: PromptWorker | None = None
+        # reset() puts these back: the type directories' and userdata's files, the node times
+        self._snapshots = [DirectorySnapshot(p) for p in (paths.input, paths.output, paths.temp, paths.user)]
+        self._node_times = dict(settings.node_times)
+        # puts files the server itself created at start back (the default directory's example
+        # image, stand-in models) when a test changed or removed them; set by the app
+        self.refill: Callable[[], None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self, reporter: Reporter) -> None:
         """Attach the event reporter and start the prompt worker's thread."""
         self.reporter = reporter
         if self.worker is None:
-            self.worker = PromptWorker(self.queue, self.executor, reporter)
+            self.worker = PromptWorker(self.queue, self.executor, reporter, self.env.gate)
             self.worker.start()
 
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+
+    def reset(self, timeout: float = 10.0) -> None:
+        """Back to how the server started, its connections kept: no queue, history, cache,
+        faults, seed or pause; the files of input/, output/, temp/ and user/ and the node
+        times as at start. A running prompt is interrupted and waited for (``timeout``)."""
+        env = self.env
+        env.gate.resume()
+        env.faults.clear()
+        env.faults.seed(None)
+        env.ids.seed(None)
+        self.queue.reset()
+        if not self.queue.is_idle():
+            self.interrupt.set()
+            deadline = time.monotonic() + timeout
+            while not self.queue.is_idle() and time.monotonic() < deadline:
+                time.sleep(0.001)
+        self.queue.reset()  # the interrupted prompt's history entry, had it one
+        self.executor.free(unload_models=True, free_memory=True)
+        self.interrupt.clear()
+        for snapshot in self._snapshots:
+            snapshot.restore()
+        if self.refill is not None:
+            self.refill()
+        self.files.forget_counters()
+        self.settings.node_times.clear()
+        self.settings.node_times.update(self._node_times)
 
     # ---- operations routes call ---------------------------------------------------------------
     def interrupt_prompt(self, prompt_id: str | None = None) -> None:
@@ -72,6 +108,22 @@ class ComfyModel:
             if not any(item.prompt_id == prompt_id for item in running):
                 return
         self.interrupt.set()
+
+    def injected_validation_errors(self) -> InjectedErrors | None:
+        """The validation errors injected faults add to a prompt's nodes (None: no such fault)."""
+        faults = self.env.faults
+        if not faults.any_validation:
+            return None
+
+        def errors(node_id: str, class_type: str) -> list[ValidationError]:
+            fault = faults.take_validation(node_id, class_type)
+            if fault is None:
+                return []
+            found = error(protocol.ERR_CUSTOM_VALIDATION_FAILED, protocol.MSG_CUSTOM_VALIDATION_FAILED, fault.message)
+            found.update(fault.error)  # type: ignore[typeddict-item]
+            return [found]
+
+        return errors
 
     def _queue_changed(self) -> None:
         status = {"status": {"exec_info": {"queue_remaining": self.queue.remaining()}}}

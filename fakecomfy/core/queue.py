@@ -73,6 +73,19 @@ class PromptQueue:
         self.on_change()
         return task_id, item
 
+    def wait_pending(self, timeout: float) -> bool:
+        """Wait until a prompt is pending (True), or flags are set, the queue closes or the time
+        is up (False); takes nothing."""
+        with self._mutex:
+            if not self._pending and not self._flags and not self._closed:
+                self._changed.wait_for(lambda: bool(self._pending or self._flags) or self._closed, timeout)
+            return bool(self._pending) and not self._closed
+
+    def peek(self) -> QueueItem | None:
+        """The prompt that runs next, if any."""
+        with self._mutex:
+            return self._pending[0] if self._pending else None
+
     def task_done(self, task_id: int, completion: Completion) -> None:
         """Record the history entry, then drop the running item (history first: clients rely on it)."""
         with self._mutex:
@@ -100,6 +113,17 @@ class PromptQueue:
 
     def is_idle(self) -> bool:
         return self.remaining() == 0
+
+    def reset(self) -> None:
+        """A fresh queue: nothing pending, no history, no flags, numbering from 0 again (no
+        status broadcast: this is the control plane's reset, not a client's request). Items
+        still running stay until their worker finishes them."""
+        with self._mutex:
+            self._pending.clear()
+            self.history.clear()
+            self._flags.clear()
+            self._number = 0
+            self._changed.notify_all()
 
     def wipe(self) -> None:
         with self._mutex:

@@ -12,6 +12,7 @@ import threading
 
 from fakecomfy import protocol
 from fakecomfy.core.execution import Completion, Executor, QueueItem, Reporter
+from fakecomfy.core.gate import Gate, Unit
 from fakecomfy.core.queue import PromptQueue, WorkerFlag
 from fakecomfy.protocol import HistoryStatus
 
@@ -19,10 +20,11 @@ log = logging.getLogger("fakecomfy")
 
 
 class PromptWorker:
-    def __init__(self, queue: PromptQueue, executor: Executor, reporter: Reporter) -> None:
+    def __init__(self, queue: PromptQueue, executor: Executor, reporter: Reporter, gate: Gate | None = None) -> None:
         self.queue = queue
         self.executor = executor
         self.reporter = reporter
+        self.gate = gate or Gate()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -33,13 +35,29 @@ class PromptWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            got = self.queue.get(timeout=1.0)
+            # A paused worker waits at the boundary before the next prompt (prompt_id None: none
+            # queued yet), leaving it pending; once let through it takes the next one that comes.
+            passed = self._prompt_checkpoint()
+            if not self.queue.wait_pending(timeout=1.0):
+                self.apply_flags()  # POST /free's flags are applied while idle, like real
+                continue
+            if not passed:
+                self._prompt_checkpoint()
+            got = self.queue.get(timeout=0)
             if got is not None:
                 self.run_one(*got)
             self.apply_flags()
 
+    def _prompt_checkpoint(self) -> bool:
+        if not self.gate.paused:
+            return False
+        upcoming = self.queue.peek()
+        self.gate.checkpoint(Unit.PROMPT, {"prompt_id": upcoming.prompt_id if upcoming else None})
+        return True
+
     def stop(self) -> None:
         self._stop.set()
+        self.gate.resume()
         self.queue.close()  # wakes the worker if it waits for a prompt
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -44,11 +44,13 @@ class NodeContext:
     on_progress: Callable[[int | float, int | float, Preview | None], None] = lambda v, m, p: None
     # Set once the node spent its configured time; otherwise the engine spends it afterwards.
     time_spent: bool = False
+    # Seconds a slow fault adds to this run of the node (per step for samplers, like node_time).
+    extra_time: float = 0.0
 
     @property
     def node_time(self) -> float:
         """Configured seconds for this class (``--node-time``); per step for samplers."""
-        return float(self.env.settings.node_times.get(self.class_type, 0.0))
+        return float(self.env.settings.node_times.get(self.class_type, 0.0)) + self.extra_time
 
     @property
     def sampler_previews(self) -> bool:

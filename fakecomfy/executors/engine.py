@@ -14,6 +14,8 @@ from typing import Any
 
 from fakecomfy import protocol
 from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter
+from fakecomfy.core.faults import OOM_TIPS, OOM_TYPES, FaultKind, fault_exception
+from fakecomfy.core.gate import Unit
 from fakecomfy.exception_names import exception_type_name
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link_with_int_slot
@@ -213,8 +215,14 @@ class GraphExecutor:
         run.send(protocol.EV_EXECUTING, run.executing(node_id))
         inputs = self._resolve_inputs(run, node_id)
         ctx = self._context(run, node_id, class_type)
+        gate = self.env.gate
+        if gate.paused:  # the client sees `executing` before the worker waits
+            run.reporter.flush()
+            gate.checkpoint(Unit.NODE, {"prompt_id": run.item.prompt_id, "node": node_id, "class_type": class_type})
         try:
             ctx.check_interrupt()
+            if self.env.faults.any_node:
+                self._strike(ctx, 0)
             result = self._call(ctx, class_type, inputs)
             if not ctx.time_spent:
                 ctx.sleep(ctx.node_time)
@@ -253,9 +261,33 @@ class GraphExecutor:
             run.send(protocol.EV_PROGRESS, data)
             if preview is not None and not meta_first:
                 self._preview(run, node_id, preview)
+            gate = self.env.gate
+            if gate.paused:  # the client has this step's progress before the worker waits
+                run.reporter.flush()
+                gate.checkpoint(Unit.STEP, {"prompt_id": run.item.prompt_id, "node": node_id,
+                                            "step": value, "of": maximum})
+            if self.env.faults.any_node and isinstance(value, int) and value > 0:
+                self._strike(ctx, value)
 
         ctx.on_progress = on_progress
         return ctx
+
+    def _strike(self, ctx: NodeContext, step: int) -> None:
+        """Apply the injected fault that strikes this node now (its start: step 0), if any."""
+        fault = self.env.faults.take_node(ctx.node_id, ctx.class_type, step)
+        if fault is None:
+            return
+        if fault.kind is FaultKind.SLOW:
+            if step == 0:
+                ctx.extra_time += fault.seconds
+            else:
+                ctx.sleep(fault.seconds, interruptible=True)
+        elif fault.kind is FaultKind.HANG:
+            while not self.env.interrupt.wait(3600):  # until /interrupt, like a node stuck on a GPU
+                pass
+            raise Interrupted()
+        else:
+            raise fault_exception(fault)
 
     def _supports_metadata(self, run: _Run) -> bool:
         return run.sid is not None and run.reporter.supports_preview_metadata(run.sid)
@@ -302,10 +334,12 @@ class GraphExecutor:
                 "executed": list(run.executed), "timestamp": now_ms()})
         else:
             exc = failure.exc
+            exception_type = exception_type_name(exc)
+            tips = OOM_TIPS if exception_type in OOM_TYPES else ""  # ComfyUI's words under an OOM
             run.send(protocol.EV_EXECUTION_ERROR, {
                 "prompt_id": pid, "node_id": failure.node_id, "node_type": failure.class_type,
-                "executed": list(run.executed), "exception_message": f"{exc}\n",
-                "exception_type": exception_type_name(exc),
+                "executed": list(run.executed), "exception_message": f"{exc}\n{tips}",
+                "exception_type": exception_type,
                 "traceback": traceback.format_tb(exc.__traceback__),
                 "current_inputs": {k: [_format_input(v, self.describe)] for k, v in failure.inputs.items()},
                 "current_outputs": list(run.item.prompt), "timestamp": now_ms()})

@@ -7,7 +7,6 @@ has no ``prompt``, so 400 ``no_prompt``), anything those operations fail on is a
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -81,9 +80,10 @@ def register(router: Router, model: ComfyModel) -> None:
             missing = error(protocol.ERR_NO_PROMPT, protocol.MSG_NO_PROMPT, protocol.MSG_NO_PROMPT)
             return json_response({"error": missing, "node_errors": {}}, status=400)
         prompt = _get(body, "prompt")
-        prompt_id = str(body["prompt_id"]) if "prompt_id" in body else str(uuid.uuid4())
+        prompt_id = str(body["prompt_id"]) if "prompt_id" in body else str(model.env.ids.uuid4())
         try:
-            result = validate_prompt(prompt, body.get("partial_execution_targets"), model.catalog, model.files)
+            result = validate_prompt(prompt, body.get("partial_execution_targets"), model.catalog, model.files,
+                                     model.injected_validation_errors())
         except MalformedPromptError:
             raise internal_error() from None
         extra_data, sensitive = _extra_data(body, result.ok)

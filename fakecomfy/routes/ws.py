@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,7 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 from fakecomfy import protocol
 from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
-from fakecomfy.web.coalesce import WRITE_FRAME_EXTENSION
+from fakecomfy.web.coalesce import ABORT_EXTENSION, WRITE_FRAME_EXTENSION
 from fakecomfy.web.hub import Client, WebSocketHub
 from fakecomfy.web.responses import HTTPError, text
 from fakecomfy.web.routing import RoutedWebSocket, Router
@@ -22,16 +21,17 @@ from fakecomfy.web.routing import RoutedWebSocket, Router
 def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
     async def websocket_endpoint(websocket: RoutedWebSocket) -> None:
         await websocket.accept()
-        sid = websocket.query_params.get("clientId") or uuid.uuid4().hex
+        sid = websocket.query_params.get("clientId") or model.env.ids.uuid4().hex
         # fakecomfy's uvicorn protocol offers to write frames itself (web/coalesce.py)
-        write_frame = websocket.scope.get("extensions", {}).get(WRITE_FRAME_EXTENSION)
-        client = Client(sid, websocket, websocket.asgi_send, write_frame)
+        extensions = websocket.scope.get("extensions", {})
+        client = Client(sid, websocket, websocket.asgi_send, extensions.get(WRITE_FRAME_EXTENSION),
+                        extensions.get(ABORT_EXTENSION))
         hub.register(client)
         greeting = {"status": {"exec_info": {"queue_remaining": model.queue.remaining()}}, "sid": sid}
-        client.put(hub.frames.json(protocol.EV_STATUS, greeting))
+        hub.greet(client, protocol.EV_STATUS, greeting)
         node = hub.executing_node(sid)
         if node is not None:  # reconnecting while its prompt runs: the node it is at, like real
-            client.put(hub.frames.json(protocol.EV_EXECUTING, {"node": node}))
+            hub.greet(client, protocol.EV_EXECUTING, {"node": node})
         writer = asyncio.ensure_future(hub.deliver(client))
         first = True
         try:
@@ -77,5 +77,5 @@ def _negotiate(hub: WebSocketHub, sid: str, text: str | None, model: ComfyModel)
     if holder is None:  # real fails on the missing metadata entry before it marks the message seen
         return False
     flags = system.features(model.settings.reported_max_upload_size)
-    holder.put(hub.frames.json(protocol.EV_FEATURE_FLAGS, flags))
+    hub.greet(holder, protocol.EV_FEATURE_FLAGS, flags)
     return True

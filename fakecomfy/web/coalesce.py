@@ -97,6 +97,12 @@ def coalescing(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]
                 wrapped = CoalescingTransport(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
             super().connection_made(wrapped)
 
+        def on_headers_complete(self) -> None:
+            # The request's task has not started yet: offer it a way to drop the connection
+            # (a control-plane fault), through the scope's extensions.
+            super().on_headers_complete()
+            offer_abort(getattr(self, "scope", None), getattr(self, "transport", None))
+
         def on_response_complete(self, *args: Any) -> None:
             # uvicorn's HTTP protocols call this once a response is written: send it now, do not
             # wait for the loop's next turn (a prompt may run before that turn).
@@ -107,6 +113,8 @@ def coalescing(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]
 
     if not hasattr(protocol_class, "on_response_complete"):
         del Coalescing.on_response_complete
+    if not hasattr(protocol_class, "on_headers_complete"):
+        del Coalescing.on_headers_complete
 
     Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{protocol_class.__name__}"
     return Coalescing
@@ -134,6 +142,13 @@ def frame(message: str | bytes) -> bytes:
 
 # The scope extension under which a WebSocket connection offers DirectMessages.write_frame.
 WRITE_FRAME_EXTENSION = "fakecomfy.write_frame"
+# ... and under which a connection offers to be dropped at once (its transport's abort).
+ABORT_EXTENSION = "fakecomfy.abort"
+
+
+def offer_abort(scope: Any, transport: Any) -> None:
+    if isinstance(scope, dict) and transport is not None:
+        scope.setdefault("extensions", {})[ABORT_EXTENSION] = transport.abort
 
 
 class DirectMessages:
@@ -154,6 +169,7 @@ class DirectMessages:
         scope = getattr(self, "scope", None)
         if scope is not None and not getattr(self, "close_sent", False):
             scope.setdefault("extensions", {})[WRITE_FRAME_EXTENSION] = self.write_frame
+            offer_abort(scope, getattr(self, "transport", None))
 
     def pause_writing(self) -> None:
         self._writes_paused = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import threading
 from collections.abc import Awaitable, Callable
@@ -17,10 +18,13 @@ from starlette.websockets import WebSocket
 
 from fakecomfy import protocol
 from fakecomfy.core.execution import Preview
+from fakecomfy.core.faults import FaultKind, Faults
+from fakecomfy.core.journal import Journal
 from fakecomfy.web import coalesce
 from fakecomfy.web.frames import FrameCheck, FrameEncoder
 
 Frame = str | bytes
+BINARY = "binary"  # how the journal names a binary (preview) frame
 # After these a prompt runs no node any more (ComfyUI resets last_node_id as execution ends).
 _PROMPT_END_EVENTS = frozenset({protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECUTION_ERROR,
                                 protocol.EV_EXECUTION_INTERRUPTED})
@@ -39,7 +43,7 @@ class Client:
 
     def __init__(self, sid: str, websocket: WebSocket,
                  send: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-                 direct: Callable[[bytes], bool] | None = None) -> None:
+                 direct: Callable[[bytes], bool] | None = None, abort: Callable[[], None] | None = None) -> None:
         self.sid = sid
         self.websocket = websocket
         # where the writer sends frames once the socket is accepted (default: the WebSocket's)
@@ -47,8 +51,11 @@ class Client:
         # writes a frame built by coalesce.frame at once, or returns False when it cannot (the
         # server protocol's write_frame, handed over in the connection's scope)
         self.direct = direct
+        self.abort = abort  # drops the connection at once (a control-plane fault), if it can
         self.feature_flags: Any = {}  # whatever the client sent as ``data``
         self.state = Delivery.DIRECT
+        self.sent = 0  # frames handed to this socket so far
+        self.close_code: int | None = None  # sent as a close frame once what waits is written
         # A deque and a wake-up future instead of an asyncio.Queue: a prompt queues a dozen
         # frames at once, and the writer takes them all in one go.
         self._outbox: collections.deque[Frame] = collections.deque()
@@ -62,6 +69,7 @@ class Client:
         state = self.state
         if state is Delivery.CLOSING:
             return
+        self.sent += 1
         if state is Delivery.DIRECT and self.direct is not None \
                 and self.direct(coalesce.frame(frame) if wire is None else wire):
             return
@@ -69,8 +77,11 @@ class Client:
         self.state = Delivery.QUEUED
         self._wake()
 
-    def close(self) -> None:
-        """The socket is going: the writer sends what waits, then stops."""
+    def close(self, code: int | None = None) -> None:
+        """The socket is going: the writer sends what waits, then (with ``code``) a close
+        frame, and stops."""
+        if code is not None and self.state is not Delivery.CLOSING:
+            self.close_code = code
         self.state = Delivery.CLOSING
         self._wake()
 
@@ -117,9 +128,12 @@ WORKER_FRAME_DELAY = 0.002
 class WebSocketHub:
     """Implements the executor's Reporter: thread-safe sends to one sid or to everyone."""
 
-    def __init__(self, busy: Callable[[], bool] = lambda: False, frame_check: FrameCheck | None = None) -> None:
+    def __init__(self, busy: Callable[[], bool] = lambda: False, frame_check: FrameCheck | None = None,
+                 journal: Journal | None = None, faults: Faults | None = None) -> None:
         self.clients: dict[str, Client] = {}
         self.frames = FrameEncoder(frame_check)
+        self.journal = journal  # every message sent is recorded here
+        self.faults = faults  # WebSocket faults: closes and silences
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         # (sid, node) of the last ``executing`` sent for a running prompt (ComfyUI's last_node_id).
@@ -128,7 +142,7 @@ class WebSocketHub:
         # running (``busy``) the loop collects them every WORKER_FRAME_DELAY; otherwise, and at
         # every flush(), the worker wakes the loop itself.
         self._busy = busy
-        self._pending: list[tuple[Frame, str | None]] = []
+        self._pending: list[tuple[Frame, str | None, str | None]] = []  # frame, sid, event type
         self._pending_lock = threading.Lock()
         self._wake_sent = False  # a _drain is on its way to the loop
         self._collecting = False  # the loop's _collect is scheduled (read by the worker)
@@ -166,24 +180,38 @@ class WebSocketHub:
             self._executing = (sid, node) if isinstance(node, str) else None
         elif event in _PROMPT_END_EVENTS:
             self._executing = None
-        self._post(self.frames.json(event, data), sid)
+        frame = self.frames.json(event, data)
+        if self.journal is not None:
+            self.journal.message(sid, event, frame)
+        self._post(frame, sid, event)
 
     def send_preview(self, preview: Preview, metadata: dict[str, Any], sid: str | None) -> None:
         # type 4 only for a client that negotiated it; broadcasts are always type 1
         with_metadata = sid is not None and self.supports_preview_metadata(sid)
-        self._post(self.frames.preview(preview, metadata if with_metadata else None), sid)
+        frame = self.frames.preview(preview, metadata if with_metadata else None)
+        if self.journal is not None:
+            self.journal.message(sid, BINARY, frame)
+        self._post(frame, sid, None)
+
+    def greet(self, client: Client, event: str, data: Any) -> None:
+        """A message for one socket from its own route (greeting, feature flags): recorded and
+        subject to WebSocket faults like every other (event loop thread)."""
+        frame = self.frames.json(event, data)
+        if self.journal is not None:
+            self.journal.message(client.sid, event, frame)
+        self._deliver_to(client, frame, None, event)
 
     def supports_preview_metadata(self, sid: str | None) -> bool:
         client = self.clients.get(sid) if sid is not None else None
         return client is not None and client.wants_preview_metadata
 
-    def _post(self, frame: Frame, sid: str | None) -> None:
+    def _post(self, frame: Frame, sid: str | None, event: str | None) -> None:
         if threading.get_ident() == self._loop_thread:
             # Frames the worker produced earlier go first: one FIFO for every producer, like
             # ComfyUI's single message queue.
             if self._pending:
                 self._drain()
-            self._dispatch(frame, sid)
+            self._dispatch(frame, sid, event)
             if not self._collecting and self._busy():  # a prompt was queued: collect its frames
                 self._collecting = True
                 self._schedule_collect()
@@ -191,7 +219,7 @@ class WebSocketHub:
         # From the worker: each wake-up of the loop is a syscall and a GIL hand-over (and the
         # loop then takes the GIL at each of the worker's file writes), so while the loop
         # collects on its own the worker only queues.
-        self._wake_loop((frame, sid))
+        self._wake_loop((frame, sid, event))
 
     def flush(self) -> None:
         """Send what the worker queued now (it calls this when a prompt ends)."""
@@ -200,7 +228,7 @@ class WebSocketHub:
         else:
             self._wake_loop(None)
 
-    def _wake_loop(self, queued: tuple[Frame, str | None] | None) -> None:
+    def _wake_loop(self, queued: tuple[Frame, str | None, str | None] | None) -> None:
         """Queue a frame from another thread (or none: a flush) and wake the loop to send what
         is queued, unless it is on its way or (for a frame) the loop collects anyway."""
         loop = self.loop
@@ -231,18 +259,35 @@ class WebSocketHub:
         with self._pending_lock:
             pending, self._pending = self._pending, []
             self._wake_sent = False
-        for frame, sid in pending:
-            self._dispatch(frame, sid)
+        for frame, sid, event in pending:
+            self._dispatch(frame, sid, event)
 
-    def _dispatch(self, frame: Frame, sid: str | None) -> None:
+    def _dispatch(self, frame: Frame, sid: str | None, event: str | None) -> None:
         if sid is None:
             wire = coalesce.frame(frame)  # every socket gets the same bytes: frame them once
+            if self.faults is not None and self.faults.any_ws:
+                for client in list(self.clients.values()):
+                    self._deliver_to(client, frame, wire, event)
+                return
             for client in self.clients.values():
                 client.put(frame, wire)
         else:
             target = self.clients.get(sid)
             if target is not None:
-                target.put(frame)
+                self._deliver_to(target, frame, None, event)
+
+    def _deliver_to(self, client: Client, frame: Frame, wire: bytes | None, event: str | None) -> None:
+        faults = self.faults
+        fault = faults.take_ws(client.sid, event, client.sent) if faults is not None and faults.any_ws else None
+        if fault is None:
+            client.put(frame, wire)
+        elif fault.kind is FaultKind.WS_CLOSE:
+            if fault.drop and client.abort is not None:
+                client.close()
+                client.abort()
+            else:
+                client.close(fault.close_code)
+        # WS_SILENCE: this frame is not sent
 
     # ---- delivery -------------------------------------------------------------------------
     @staticmethod
@@ -252,6 +297,9 @@ class WebSocketHub:
         while True:
             batch = await client.next_batch()
             if not batch:  # closing, and everything was sent
+                if client.close_code is not None:
+                    with contextlib.suppress(Exception):  # the peer may be gone already
+                        await send({"type": "websocket.close", "code": client.close_code})
                 return
             for frame in batch:
                 message = {"type": "websocket.send", "text": frame} if isinstance(frame, str) else \

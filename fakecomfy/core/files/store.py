@@ -20,6 +20,10 @@ class FileStore:
         self.paths = paths
         self._saves = SaveCounters()
 
+    def forget_counters(self) -> None:
+        """Start the save counters afresh (the folders are scanned again): after a reset."""
+        self._saves = SaveCounters()
+
     # ---- directories ----------------------------------------------------------------------
     def directory(self, file_type: str) -> str | None:
         """Absolute directory of ``output``, ``input`` or ``temp``; None for anything else."""

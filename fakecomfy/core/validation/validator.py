@@ -18,7 +18,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,14 @@ class ValidationResult:
     prompt: Any
 
 
+# Errors injected into a node's own validation: (node_id, class_type) -> errors (test faults).
+InjectedErrors = Callable[[str, str], list[ValidationError]]
+
+
 def validate_prompt(prompt: Any, partial_execution_targets: Any, catalog: NodeCatalog,
-                    files: FileStore) -> ValidationResult:
-    """Validate a prompt the way ComfyUI does before queueing it.
+                    files: FileStore, injected: InjectedErrors | None = None) -> ValidationResult:
+    """Validate a prompt the way ComfyUI does before queueing it; ``injected`` adds errors to
+    nodes as if their own checks had found them.
 
     Raises :class:`MalformedPromptError` where real ComfyUI crashes (a prompt that is not an
     object, a node that is a number, an unhashable class_type, ...).
@@ -74,7 +79,7 @@ def validate_prompt(prompt: Any, partial_execution_targets: Any, catalog: NodeCa
         raise MalformedPromptError(str(exc)) from exc
     if not isinstance(found, list):
         return ValidationResult(False, found, {}, [], prompt)
-    return _Validator(prompt, definitions, files).validate_outputs(found)
+    return _Validator(prompt, definitions, files, injected).validate_outputs(found)
 
 
 # ---- the first pass: class types and output nodes --------------------------------------------
@@ -108,10 +113,12 @@ def _find_outputs(prompt: Any, partial: Any, definitions: NodeDefinitions) -> li
 
 # ---- the second pass: each output and what it links to ---------------------------------------
 class _Validator:
-    def __init__(self, prompt: dict[str, Any], definitions: NodeDefinitions, files: FileStore) -> None:
+    def __init__(self, prompt: dict[str, Any], definitions: NodeDefinitions, files: FileStore,
+                 injected: InjectedErrors | None = None) -> None:
         self.prompt = prompt
         self.definitions = definitions
         self.files = files
+        self.injected = injected
         self.validated: dict[str, NodeVerdict] = {}
 
     def validate_outputs(self, outputs: list[str]) -> ValidationResult:
@@ -232,4 +239,6 @@ class _Validator:
                 self.validated[source_id] = (False, [exception_error(exc, name, config, value)])
         if custom is not None:
             errors.extend(custom.run(inputs, class_inputs, received_types, self.files))
+        if self.injected is not None:
+            errors.extend(self.injected(node_id, node["class_type"]))
         return (not errors and valid), errors

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import random
 import string
 from typing import Any
 
@@ -55,7 +54,7 @@ def preview_image(ctx: NodeContext, images: np.ndarray, prompt: Any = None, extr
 def v3_preview_ui(ctx: NodeContext, batch: np.ndarray, prompt: Any = None, extra_pnginfo: Any = None,
                   letters: str = TEMP_PREFIX_LETTERS) -> dict[str, Any]:
     """The UI of a V3 node's image preview: a fresh random prefix on every run, plus ``animated``."""
-    prefix = "ComfyUI_temp_" + "".join(random.choice(letters) for _ in range(5))
+    prefix = "ComfyUI_temp_" + "".join(ctx.env.ids.choice(letters) for _ in range(5))
     # V3 nodes write metadata only for a non-empty prompt / extra_pnginfo
     chunks = saving.png_chunks(ctx, prompt or None, extra_pnginfo or None)
     entries = save_images(ctx, batch, prefix, "temp", PREVIEW_COMPRESS_LEVEL, chunks)

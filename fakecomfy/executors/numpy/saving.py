@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +50,6 @@ def temp_prefix(ctx: NodeContext) -> str:
     """PreviewImage's ``_temp_xxxxx`` suffix, drawn once per node instance (kept in ``ctx.state``)."""
     suffix = ctx.state.get(TEMP_PREFIX_STATE)
     if not isinstance(suffix, str):
-        suffix = "_temp_" + "".join(random.choice(TEMP_PREFIX_LETTERS) for _ in range(5))
+        suffix = "_temp_" + "".join(ctx.env.ids.choice(TEMP_PREFIX_LETTERS) for _ in range(5))
         ctx.state[TEMP_PREFIX_STATE] = suffix
     return suffix
