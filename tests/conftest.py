@@ -15,6 +15,7 @@ from fakecomfy import Settings, create_app
 from fakecomfy.contract import middleware as spec_check
 from fakecomfy.core import defaults
 from fakecomfy.testing import ServerThread
+from tests import wheels
 from tests.wsclient import WsClient
 
 # Every app create_app builds during the suite, in this process or a server subprocess, checks
@@ -97,6 +98,14 @@ def make_server(base_dir: Path) -> Iterator[Callable[..., ServerThread]]:
     yield make
     for srv in servers:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def installed_wheel() -> Iterator[Path]:
+    """bin/ of a fresh venv outside the checkout holding the wheel built from it, once per run
+    (tests/wheels.py; used by tests/test_wheel.py and tests/test_docker.py)."""
+    with wheels.installed_wheel() as bin_dir:
+        yield bin_dir
 
 
 # ---- parity mode: the same tests against a real ComfyUI ------------------------------------------
