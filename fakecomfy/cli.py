@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import urllib.request
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--executor", help="executor name (default numpy)")
     p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
                    help="execution time of a node class; for samplers, seconds per step (repeatable)")
+    p.add_argument("--populate-defaults", action="store_true",
+                   help="fill an empty or missing --base-directory with the example image and stand-in models")
     p.add_argument("--no-control-api", action="store_true",
                    help="no control plane over HTTP (/_fakecomfy/: reset, faults, pause, journal)")
     p.add_argument("--quiet", action="store_true", help="no request log")
@@ -152,8 +155,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_contract(args.url, destructive=args.destructive, max_examples=args.max_examples,
                             timeout=args.timeout, user=args.user, report=args.report)
-    serve(settings_from_args(args))
+    settings = settings_from_args(args)
+    if settings.base_directory is not None and _populate_wanted(args):
+        from fakecomfy.core.defaults import populate_if_empty
+
+        if populate_if_empty(settings.base_directory):
+            print(f"fakecomfy: filled {settings.base_directory} with the example image and stand-in models",
+                  flush=True)
+    serve(settings)
     return 0
+
+
+def _populate_wanted(args: argparse.Namespace) -> bool:
+    """``--populate-defaults`` or FAKECOMFY_POPULATE_DEFAULTS=1 (which the Docker image sets).
+
+    A start-up step rather than a server setting, so it is not part of Settings."""
+    return bool(args.populate_defaults) or os.environ.get("FAKECOMFY_POPULATE_DEFAULTS", "").lower() in (
+        "1", "true", "yes", "on")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ so the executor can recognise them the way ComfyUI does, without any weights.
 """
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
@@ -84,8 +85,12 @@ STANDINS: dict[str, dict[str, dict[str, list[int]]]] = {
 _FOLDER_DIR = {"text_encoders": "text_encoders", "diffusion_models": "diffusion_models"}
 
 
+@functools.lru_cache(maxsize=1)
 def example_image(size: int = 768) -> bytes:
-    """fakecomfy's own example picture: a sunset-like gradient with a few simple shapes."""
+    """fakecomfy's own example picture: a sunset-like gradient with a few simple shapes.
+
+    Drawn once per process (every server of a test session copies it into its input/) and
+    stored with fast compression: a server's first start waits for it."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
     rgb = np.stack([0.95 - 0.4 * y, 0.45 + 0.3 * x * (1 - y), 0.35 + 0.6 * y], axis=-1)
     img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8), "RGB")
@@ -96,7 +101,7 @@ def example_image(size: int = 768) -> bytes:
     draw.polygon([(int(s * 0.4), s), (int(s * 0.75), int(s * 0.55)), (s, int(s * 0.85)), (s, s)], fill=(40, 50, 80))
     draw.text((int(s * 0.04), int(s * 0.04)), "fakecomfy", fill=(255, 255, 255))
     buf = io.BytesIO()
-    img.save(buf, "PNG")
+    img.save(buf, "PNG", compress_level=1)
     return buf.getvalue()
 
 
@@ -113,3 +118,12 @@ def populate(base: Path) -> None:
             path = target / name
             if not path.exists():
                 path.write_bytes(build_file(keys, {"fakecomfy": "stand-in model file, no weights"}))
+
+
+def populate_if_empty(base: Path) -> bool:
+    """Populate ``base`` when it is missing or empty, as a container's fresh volume is; a directory
+    that holds anything is left as it is, so a user's own models stay the only ones. True if it did."""
+    if base.is_dir() and any(base.iterdir()):
+        return False
+    populate(base)
+    return True
