@@ -32,6 +32,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    help="write no prompt/workflow metadata into PNGs")
     p.add_argument("--object-info", type=Path, action="append", metavar="FILE",
                    help="a captured /object_info JSON served over the built-in catalog (repeatable)")
+    p.add_argument("--front-end-root", type=Path, metavar="DIR",
+                   help="serve the web frontend in DIR at / (default: the installed fakecomfy[ui] frontend)")
     p.add_argument("--executor", help="executor name (default numpy)")
     p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
                    help="execution time of a node class; for samplers, seconds per step (repeatable)")
@@ -44,10 +46,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
     """Environment first, then flags on top."""
-    values = env_defaults(environ)
+    values: dict[str, object] = {"front_end": True}  # the [ui] extra's frontend, where installed
+    values.update(env_defaults(environ))
     for name in ("listen", "port", "base_directory", "input_directory", "output_directory",
                  "temp_directory", "user_directory", "multi_user", "enable_cors_header",
-                 "max_upload_size", "disable_metadata", "executor"):
+                 "max_upload_size", "disable_metadata", "executor", "front_end_root"):
         v = getattr(args, name, None)
         if v is not None:
             values[name] = v

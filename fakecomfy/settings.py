@@ -32,6 +32,12 @@ class Settings:
     max_upload_size: float | None = None
     disable_metadata: bool = False
     object_info_files: list[Path] = field(default_factory=list)
+    # The web frontend at / (fakecomfy.routes.frontend): a folder holding its index.html, like
+    # ComfyUI's --front-end-root; else, with ``front_end`` on, the installed
+    # comfyui-frontend-package (the ``[ui]`` extra), which ``fakecomfy serve`` turns on. Off, and
+    # with no folder, / is fakecomfy's own page.
+    front_end_root: Path | None = None
+    front_end: bool = False
     executor: str = "numpy"
     node_times: dict[str, float] = field(default_factory=dict)
     log_requests: bool = True
@@ -45,7 +51,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Accept plain strings for directories (Settings(base_directory="/tmp/comfy")).
         for name in ("base_directory", "input_directory", "output_directory", "temp_directory",
-                     "user_directory"):
+                     "user_directory", "front_end_root"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 setattr(self, name, Path(value))
@@ -99,6 +105,7 @@ def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
         "FAKECOMFY_OUTPUT_DIRECTORY": "output_directory",
         "FAKECOMFY_TEMP_DIRECTORY": "temp_directory",
         "FAKECOMFY_USER_DIRECTORY": "user_directory",
+        "FAKECOMFY_FRONT_END_ROOT": "front_end_root",
     }
     for var, name in text.items():
         if env.get(var):
@@ -112,6 +119,8 @@ def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
         out["multi_user"] = env["FAKECOMFY_MULTI_USER"].lower() in _TRUE
     if env.get("FAKECOMFY_CONTROL_API"):
         out["control_api"] = env["FAKECOMFY_CONTROL_API"].lower() in _TRUE
+    if env.get("FAKECOMFY_FRONT_END"):
+        out["front_end"] = env["FAKECOMFY_FRONT_END"].lower() in _TRUE
     if env.get("FAKECOMFY_DISABLE_METADATA"):
         out["disable_metadata"] = env["FAKECOMFY_DISABLE_METADATA"].lower() in _TRUE
     if "FAKECOMFY_ENABLE_CORS_HEADER" in env:
