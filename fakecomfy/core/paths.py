@@ -36,8 +36,13 @@ MODEL_FOLDERS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = 
     ("audio_encoders", ("audio_encoders",), MODEL_EXTENSIONS),
 )
 
-# ComfyUI ships these model configs in models/configs; so does fakecomfy (names only).
+# Model configs older ComfyUI releases shipped in models/configs (0.8.0 ships none, so none are
+# listed): kept as stand-ins a loader still finds by name.
 STOCK_CONFIGS_DIR = Path(__file__).resolve().parent.parent / "data" / "configs"
+# Folders ComfyUI's main.py also feeds from output/ (folder name, output sub-directory), after
+# their models/ directories: where its model-saving nodes write.
+OUTPUT_MODEL_FOLDERS = (("checkpoints", "checkpoints"), ("text_encoders", "clip"), ("vae", "vae"),
+                        ("diffusion_models", "diffusion_models"), ("loras", "loras"))
 
 # Folders GET /experiment/models leaves out.
 EXPERIMENT_EXCLUDED = frozenset({"configs", "custom_nodes"})
@@ -70,11 +75,11 @@ class FolderPaths:
         for name, subdirs, exts in MODEL_FOLDERS:
             if name == "custom_nodes":
                 paths.model_dirs[name] = [base / "custom_nodes"]
-            elif name == "configs":
-                paths.model_dirs[name] = [models / "configs", STOCK_CONFIGS_DIR]
             else:
                 paths.model_dirs[name] = [models / sub for sub in subdirs]
             paths.extensions[name] = exts
+        for name, sub in OUTPUT_MODEL_FOLDERS:
+            paths.model_dirs[name].append(paths.output / sub)
         return paths
 
     def create_dirs(self) -> None:
@@ -82,7 +87,7 @@ class FolderPaths:
             d.mkdir(parents=True, exist_ok=True)
         for dirs in self.model_dirs.values():
             for d in dirs:
-                if d != STOCK_CONFIGS_DIR:
+                if not _is_within(d, self.output):  # real makes output's model folders only to save
                     d.mkdir(parents=True, exist_ok=True)
 
     def folder_names(self) -> list[str]:
@@ -103,8 +108,10 @@ class FolderPaths:
         return sorted(found)
 
     def find_model(self, folder: str, name: str) -> Path | None:
-        """Absolute path of ``name`` inside a model folder, never outside it."""
-        for root in self.model_dirs.get(folder, []):
+        """Absolute path of ``name`` inside a model folder, never outside it (a stock config
+        is found too, though not listed)."""
+        roots = self.model_dirs.get(folder, [])
+        for root in [*roots, STOCK_CONFIGS_DIR] if folder == "configs" else roots:
             candidate = (root / name).resolve()
             if _is_within(candidate, root.resolve()) and candidate.is_file():
                 return candidate
@@ -141,3 +148,11 @@ def _is_within(path: Path, root: Path) -> bool:
 def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
     """True when the absolute ``path`` lies inside ``root`` (both are normalised first)."""
     return _is_within(Path(os.path.abspath(path)), Path(os.path.abspath(root)))
+
+
+def visible_files_newest_first(directory: Path) -> list[str]:
+    """Names of the files directly in ``directory``, hidden ones left out, newest first (an
+    OSError where the directory cannot be read, as real lets it escape)."""
+    with os.scandir(directory) as entries:
+        found = [e for e in entries if e.is_file() and not e.name.startswith(".")]
+    return [e.name for e in sorted(found, key=lambda e: -e.stat().st_mtime)]

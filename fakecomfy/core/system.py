@@ -1,14 +1,23 @@
-"""What /system_stats reports: this machine's RAM, Python, and ComfyUI's version strings."""
+"""What /system_stats reports (this machine's RAM, Python, ComfyUI's version strings) and the
+server log /internal/logs shows."""
 from __future__ import annotations
 
+import collections
+import datetime
 import os
+import shutil
 import sys
-from typing import Any
+from typing import Any, TypedDict
 
 from fakecomfy import protocol
 
 # Reported when torch is not installed; clients parse it, so it must look like a torch version.
 FALLBACK_TORCH_VERSION = "2.9.1+cpu"
+
+
+class LogEntry(TypedDict):
+    t: str
+    m: str
 
 
 def memory() -> tuple[int, int]:
@@ -65,3 +74,30 @@ def features(max_upload_size: int | float) -> dict[str, Any]:
         "max_upload_size": max_upload_size,
         "extension": {"manager": {"supports_v4": True}},
     }
+
+
+class ServerLog:
+    """The log lines the server keeps for ``/internal/logs``: entries of a time stamp (``t``)
+    and a message (``m``), as real's logger records its output; and the clients that asked to
+    be sent new lines."""
+
+    def __init__(self, limit: int = 300) -> None:
+        self.entries: collections.deque[LogEntry] = collections.deque(maxlen=limit)
+        self.subscribers: set[Any] = set()  # the clientIds, as JSON gave them
+
+    def write(self, message: str) -> None:
+        stamp = datetime.datetime.now().isoformat()
+        self.entries.append({"t": stamp, "m": message if message.endswith("\n") else message + "\n"})
+
+    def text(self) -> str:
+        """The whole log as one string, each entry as ``t - m``."""
+        return "".join(f"{e['t']} - {e['m']}" for e in self.entries)
+
+
+def terminal_size() -> dict[str, int]:
+    """The size real reports with its raw log: the server's terminal, 80×24 without one."""
+    try:
+        size = os.get_terminal_size()
+    except OSError:
+        size = shutil.get_terminal_size()
+    return {"cols": size.columns, "rows": size.lines}
