@@ -5,8 +5,10 @@ from __future__ import annotations
 import mimetypes
 import os
 from pathlib import Path
+from typing import Any
 
 from fakecomfy.core.files.locations import ANNOTATIONS, split_annotation, type_directory
+from fakecomfy.core.files.model_metadata import model_metadata
 from fakecomfy.core.files.save_paths import SaveCounters, SaveTarget
 from fakecomfy.core.files.uploads import UploadForm, UploadResult, store_upload
 from fakecomfy.core.files.view import ViewQuery, ViewResult, view_file
@@ -86,6 +88,10 @@ class FileStore:
     def view(self, query: ViewQuery) -> ViewResult:
         """Find the file of a ``GET /view`` and convert it as ``preview``/``channel`` ask."""
         return view_file(self.paths, query)
+
+    def model_metadata(self, folder: str, filename: str | None) -> Any:
+        """``GET /view_metadata``: the ``__metadata__`` of a model file's safetensors header."""
+        return model_metadata(self.paths, folder, filename)
 
 
 def _major_type(name: str) -> str | None:
