@@ -3,6 +3,7 @@ channel conversions."""
 from __future__ import annotations
 
 import io
+import mimetypes
 
 import pytest
 from PIL import Image
@@ -71,7 +72,9 @@ def test_empty_subfolder_is_the_type_directory(store: FileStore, viewable: Folde
 @pytest.mark.parametrize(
     ("name", "media"),
     [("n.txt", "text/plain"), ("d.json", "application/json"), ("p.html", "application/octet-stream"),
-     ("p.htm", "application/octet-stream"), ("s.js", "application/octet-stream"),
+     ("p.htm", "application/octet-stream"),
+     # ComfyUI registers this type for .js at start, so /view does not force a download of scripts
+     ("s.js", "application/javascript; charset=utf-8"),
      ("s.css", "application/octet-stream"), ("p.xhtml", "application/octet-stream"),
      ("x.latent", "application/octet-stream"), ("pic.webp", "image/webp")],
 )
@@ -79,6 +82,10 @@ def test_plain_files_get_guessed_media_types(store: FileStore, paths: FolderPath
     (paths.input / name).write_bytes(b"content")
     result = store.view(ViewQuery(filename=name, type="input"))
     assert (result.media_type, result.path, result.body) == (media, paths.input / name, None)
+
+
+def test_view_types_leave_the_process_table_alone() -> None:
+    assert mimetypes.guess_type("s.js")[0] != "application/javascript; charset=utf-8"
 
 
 @pytest.mark.parametrize("channel", ["rgba", "bogus", ""])

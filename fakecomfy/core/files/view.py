@@ -18,6 +18,12 @@ from fakecomfy.core.paths import FolderPaths, is_within
 FORCED_DOWNLOAD = frozenset(
     {"text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"}
 )
+# ComfyUI's /view guesses with Python's table as ``mimetypes.init()`` builds it (the system's
+# mime.types files read), plus the two types its server registers at start. Kept apart from the
+# process-wide table, which the fake leaves alone.
+VIEW_TYPES = mimetypes.MimeTypes([f for f in mimetypes.knownfiles if os.path.isfile(f)])
+VIEW_TYPES.add_type("application/javascript; charset=utf-8", ".js")
+VIEW_TYPES.add_type("image/webp", ".webp")
 PREVIEW_FORMATS = ("webp", "jpeg")
 DEFAULT_PREVIEW_QUALITY = 90
 
@@ -79,7 +85,7 @@ def _serve(path: Path, filename: str, query: ViewQuery) -> ViewResult:
         return ViewResult(filename, protocol.PNG_MEDIA, body=_rgb_png(path))
     if channel == "a":
         return ViewResult(filename, protocol.PNG_MEDIA, body=_alpha_png(path))
-    media = mimetypes.guess_type(filename)[0] or protocol.OCTET_MEDIA
+    media = VIEW_TYPES.guess_type(filename)[0] or protocol.OCTET_MEDIA
     if media in FORCED_DOWNLOAD:
         media = protocol.OCTET_MEDIA
     return ViewResult(filename, media, path=path)
