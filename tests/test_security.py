@@ -2,8 +2,10 @@
 the request body limit of ``--max-upload-size``, as real ComfyUI 0.8.0 applies them."""
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -146,3 +148,100 @@ def test_real_server_checks_origin_over_the_wire(make_server: Callable[..., Serv
     srv = make_server()
     assert requests.get(srv.url + "/embeddings", headers={"Origin": "http://evil.test"}, timeout=5).status_code == 403
     assert requests.get(srv.url + "/embeddings", headers={"Origin": srv.url}, timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://127.0.0.1:99999", f"127.0.0.1:{P}"),
+        ("http://127.0.0.1:abc", f"127.0.0.1:{P}"),
+        ("http://127.0.0.1:-1", f"127.0.0.1:{P}"),
+        ("http://[::1", f"127.0.0.1:{P}"),
+        (f"http://127.0.0.1:{P}", "127.0.0.1:abc"),
+        (f"http://127.0.0.1:{P}", "[::1"),
+        ("http://127.0.0.1:99999", f"192.0.2.10:{P}"),  # even where the Host is not loopback
+        ("http://127.0.0.1:1", f"a..b:{P}"),  # a label the IDNA codec refuses
+    ],
+)
+def test_malformed_ports_and_brackets_raise_like_real(origin: str, host: str) -> None:
+    with pytest.raises(ValueError):
+        origin_allowed(host, origin)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://[::1]:8188", "[::1]", False),  # the bracketed Host against the bare Origin name
+        ("http://[::1]", "[::1]", True),
+        ("http://127.0.0.1:", f"127.0.0.1:{P}", False),
+        ("127.0.0.1:1234", f"127.0.0.1:{P}", True),  # no scheme: no network location
+        ("//127.0.0.1:1234", f"127.0.0.1:{P}", False),
+        ("http://u@127.0.0.1:8188", f"127.0.0.1:{P}", False),
+        ("HTTP://127.0.0.1:8188", f"127.0.0.1:{P}", True),
+        ("http://localhost.:8188", f"localhost:{P}", False),
+        ("http://127.0.0.1:1", f":{P}", True),  # no host name: not loopback
+        ("http://127.0.0.1:1", "", True),
+    ],
+)
+def test_more_origin_shapes_as_real_compares_them(origin: str, host: str, allowed: bool) -> None:
+    assert origin_allowed(host, origin) is allowed
+
+
+@pytest.mark.parametrize(
+    ("addresses", "loopback"),
+    [(["127.0.0.1", "192.0.2.1"], True), (["192.0.2.1", "127.0.0.1"], False), (["127.0.0.1"], True), ([], False)],
+)
+def test_a_name_is_loopback_when_loopback_comes_before_anything_else(
+        monkeypatch: pytest.MonkeyPatch, addresses: list[str], loopback: bool) -> None:
+    def fake_getaddrinfo(host: str, port: object, family: int = 0, kind: int = 0) -> list[tuple[Any, ...]]:
+        if family != socket.AF_INET:
+            raise socket.gaierror("no IPv6 here")
+        return [(family, kind, 6, "", (address, 0)) for address in addresses]
+
+    is_loopback.cache_clear()
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    try:
+        assert is_loopback("some-name.test") is loopback
+    finally:
+        is_loopback.cache_clear()
+
+
+def _raw(srv: ServerThread, head: str) -> bytes:
+    port = int(srv.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n\r\n")
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+            if b"\r\n\r\n" in b"".join(chunks) and b" 101 " in chunks[0][:20]:
+                break
+    return b"".join(chunks)
+
+
+def test_a_malformed_origin_is_real_s_text_500_on_requests_and_handshakes(
+        make_server: Callable[..., ServerThread]) -> None:
+    srv = make_server()
+    for extra in ("", "\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13"):
+        connection = "Upgrade" if extra else "close"
+        answer = _raw(srv, f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{P}\r\nOrigin: http://127.0.0.1:99999\r\n"
+                           f"Connection: {connection}{extra}")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 500 "), head
+        assert b"content-type: text/plain; charset=utf-8" in head.lower()
+        assert body == b"500 Internal Server Error\n\nServer got itself in trouble"
+
+
+def test_the_first_of_two_origins_is_checked_and_a_refused_handshake_has_no_content_type(
+        make_server: Callable[..., ServerThread]) -> None:
+    srv = make_server()
+    upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+              "Sec-WebSocket-Version: 13"
+    same, other = f"Origin: http://127.0.0.1:{P}", "Origin: http://127.0.0.1:1"
+    accepted = _raw(srv, f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{P}\r\n{same}\r\n{other}\r\n{upgrade}")
+    assert accepted.startswith(b"HTTP/1.1 101 "), accepted[:200]
+    refused = _raw(srv, f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{P}\r\n{other}\r\n{same}\r\n{upgrade}")
+    head = refused.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 403 ") and b"content-type" not in head.lower(), head
+    plain = _raw(srv, f"GET /embeddings HTTP/1.1\r\nHost: 127.0.0.1:{P}\r\n{same}\r\n{other}\r\nConnection: close")
+    assert plain.startswith(b"HTTP/1.1 200 ")

@@ -1,17 +1,51 @@
-"""Reading request bodies the way aiohttp does: bounded by the server's client_max_size,
-gzip and deflate bodies decompressed first (aiohttp's parser decodes them, auto_decompress)."""
+"""Reading requests the way aiohttp does: bodies bounded by the server's client_max_size, gzip
+and deflate bodies decompressed first (aiohttp's parser decodes them, auto_decompress), text in
+the charset the Content-Type declares, and a repeated query parameter read as its first value."""
 from __future__ import annotations
 
+import email.policy
+import functools
 import json
 import zlib
+from email.message import EmailMessage
+from email.parser import HeaderParser
 from typing import Any
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, QueryParams
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
 
 from fakecomfy.web.responses import internal_error, request_too_large
 
 MAX_BODY_KEY = "fakecomfy.max_body"
+
+
+class FirstValueQueryParams(QueryParams):
+    """Query parameters whose lookups (``[]``, ``get``, ``in``) give a repeated key's *first*
+    value, as aiohttp's MultiDict does (Starlette's give the last); ``getlist`` and
+    ``multi_items`` still give every value in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        first: dict[str, str] = {}
+        for key, value in self._list:
+            first.setdefault(key, value)
+        self._dict = first
+
+
+def first_value_query(scope: Scope) -> QueryParams:
+    """The query string of an HTTP or WebSocket scope as aiohttp's ``request.query``."""
+    return FirstValueQueryParams(scope.get("query_string", b""))
+
+
+class ComfyRequest(Request):
+    """Starlette's Request whose ``query_params`` read repeated keys as aiohttp does."""
+
+    @property
+    def query_params(self) -> QueryParams:
+        if not hasattr(self, "_query_params"):
+            self._query_params = first_value_query(self.scope)
+        return self._query_params
 
 
 async def read_body(request: Request) -> bytes:
@@ -57,7 +91,9 @@ class _Decoder:
 
     @classmethod
     def for_request(cls, request: Request) -> _Decoder | None:
-        encoding = request.headers.get("content-encoding", "").lower()
+        # aiohttp's C parser keeps the last Content-Encoding header it meets
+        encodings = [v for k, v in request.scope["headers"] if k == b"content-encoding"]
+        encoding = encodings[-1].decode("latin-1").lower() if encodings else ""
         return cls(encoding) if encoding in ("gzip", "deflate") else None
 
     def decode(self, chunk: bytes, more: bool) -> bytes:
@@ -83,14 +119,37 @@ async def _drain(request: Request) -> None:
         pass
 
 
-async def read_json(request: Request) -> Any:
-    """``await request.json()`` of aiohttp: any Content-Type, the body read as UTF-8 text, a 500 on
-    a body that is not JSON (or not UTF-8: aiohttp decodes before parsing, json.loads(bytes) would
-    also take UTF-16 and UTF-32)."""
+@functools.lru_cache(maxsize=64)
+def declared_charset(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type, parsed as aiohttp parses it: by the standard
+    library's e-mail header parser with the HTTP policy (quotes, case and spacing forgiven)."""
+    message = HeaderParser(EmailMessage, policy=email.policy.HTTP).parsestr(f"Content-Type: {content_type}")
+    params = dict(message.get_params(())[1:])  # the first pair is the media type itself
+    charset = params.get("charset")
+    return str(charset) if charset is not None else None
+
+
+async def read_text(request: Request) -> str:
+    """``await request.text()`` of aiohttp: the body decoded with the declared charset, UTF-8
+    where none (or an empty one) is named; bytes the charset cannot decode, or a charset Python
+    does not know as a text encoding, are a 500 (the handler's read raises)."""
     body = await read_body(request)
+    content_type = request.headers.get("content-type")
+    charset = declared_charset(content_type) if content_type is not None else None
     try:
-        return json.loads(body.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError is one
+        return body.decode(charset or "utf-8")
+    except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
+        raise internal_error() from None
+
+
+async def read_json(request: Request) -> Any:
+    """``await request.json()`` of aiohttp: any Content-Type, the body read as text in its
+    charset (:func:`read_text`), a 500 on text that is not JSON (a UTF-8 byte order mark
+    included: ``json.loads`` of text refuses it)."""
+    text = await read_text(request)
+    try:
+        return json.loads(text)
+    except ValueError:
         raise internal_error() from None
 
 
