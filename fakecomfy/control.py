@@ -98,6 +98,7 @@ class ControlPlane:
                       "pending": [item.prompt_id for item in sorted(pending)]},
             "history": len(model.queue.history),
             "worker": model.env.gate.state(),
+            "worker_dead": bool(model.worker and model.worker.dead),
             "faults": [fault.as_dict() for fault in self.faults],
             "seed": model.env.ids.seed_value,
             "node_times": dict(model.settings.node_times),

@@ -107,6 +107,12 @@ class Executor(Protocol):
         """POST /free: drop cached outputs (and models)."""
 
 
+class WorkerDied(Exception):
+    """Raised by an executor for a ``worker_death`` fault: the worker stops taking prompts, the
+    way real ComfyUI's prompt worker thread dies of an error outside any node (the prompt it
+    was running stays running, later ones stay pending) until the control plane resets it."""
+
+
 class InterruptFlag:
     """ComfyUI's global 'processing interrupted' flag."""
 

@@ -31,6 +31,7 @@ class FaultKind(str, enum.Enum):
     DROP = "drop"  # a request's connection is dropped without an answer
     WS_CLOSE = "ws_close"  # a WebSocket is closed (or dropped) after N messages or at an event
     WS_SILENCE = "ws_silence"  # messages to a WebSocket are not sent
+    WORKER_DEATH = "worker_death"  # the prompt worker dies on a prompt, as real's does on a broken graph
 
     def __str__(self) -> str:
         return str(self.value)
@@ -80,6 +81,7 @@ class Fault:
     oom: dict[str, Any] = field(default_factory=dict)  # OOM: allocate/total/free/... sizes in bytes, device
     drop: bool = False  # WS_CLOSE: drop the TCP connection instead of a close frame
     close_code: int = 1001  # WS_CLOSE: the close frame's code (going away, as a restarting server)
+    broken_only: bool = False  # WORKER_DEATH: strike only a prompt real's worker dies on
     # how often
     times: int | None = 1
     probability: float = 1.0
@@ -147,6 +149,8 @@ def _check(fault: Fault) -> None:
         raise FaultSpecError("path must start with /")
     if fault.kind is FaultKind.WS_CLOSE and fault.after_messages is None and fault.event is None:
         raise FaultSpecError("a ws_close fault needs after_messages or event")
+    if not isinstance(fault.broken_only, bool):
+        raise FaultSpecError("broken_only must be true or false")
     if not isinstance(fault.at_step, int) or fault.at_step < 0:
         raise FaultSpecError("at_step must be an integer >= 0")
 
@@ -214,7 +218,7 @@ class Faults:
         self._ids = itertools.count(1)
         self._rng = random.Random()
         # cheap checks on hot paths: is any fault of these kinds there at all?
-        self.any_node = self.any_route = self.any_ws = self.any_validation = False
+        self.any_node = self.any_route = self.any_ws = self.any_validation = self.any_worker = False
 
     def seed(self, seed: int | None) -> None:
         """Probabilities draw from this seed from now on (None: fresh entropy)."""
@@ -250,6 +254,7 @@ class Faults:
         self.any_route = bool(kinds & ROUTE_KINDS)
         self.any_ws = bool(kinds & WS_KINDS)
         self.any_validation = FaultKind.VALIDATION in kinds
+        self.any_worker = FaultKind.WORKER_DEATH in kinds
 
     def take_node(self, node_id: str, class_type: str, step: int) -> Fault | None:
         """The node fault that strikes ``node_id`` now (at its start: step 0), if one does."""
@@ -263,6 +268,19 @@ class Faults:
 
     def take_validation(self, node_id: str, class_type: str) -> Fault | None:
         return self._take(lambda f: f.kind is FaultKind.VALIDATION and f.matches_node(node_id, class_type))
+
+    def take_worker_death(self, prompt: Mapping[str, Any], broken: bool) -> Fault | None:
+        """The ``worker_death`` fault that strikes this prompt, if one does: with ``node_class``
+        or ``node_id`` only a prompt holding such a node, with ``broken_only`` only a prompt
+        real's worker dies on (``broken``)."""
+        def applies(f: Fault) -> bool:
+            if f.kind is not FaultKind.WORKER_DEATH or (f.broken_only and not broken):
+                return False
+            if f.node_id is None and f.node_class is None:
+                return True
+            return any(isinstance(node, Mapping) and f.matches_node(node_id, str(node.get("class_type", "")))
+                       for node_id, node in prompt.items())
+        return self._take(applies)
 
     def take_route(self, method: str, path: str) -> Fault | None:
         return self._take(lambda f: f.kind in ROUTE_KINDS and f.matches_route(method, path))

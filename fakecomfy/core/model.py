@@ -84,6 +84,8 @@ class ComfyModel:
         env.faults.seed(None)
         env.ids.seed(None)
         self.queue.reset()
+        if self.worker is not None:
+            self.worker.revive()  # a worker a fault killed comes back
         if not self.queue.is_idle():
             self.interrupt.set()
             deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ import logging
 import threading
 
 from fakecomfy import protocol
-from fakecomfy.core.execution import Completion, Executor, QueueItem, Reporter
+from fakecomfy.core.execution import Completion, Executor, QueueItem, Reporter, WorkerDied
 from fakecomfy.core.gate import Gate, Unit
 from fakecomfy.core.queue import PromptQueue, WorkerFlag
 from fakecomfy.protocol import HistoryStatus
@@ -26,6 +26,9 @@ class PromptWorker:
         self.reporter = reporter
         self.gate = gate or Gate()
         self._stop = threading.Event()
+        self._revive = threading.Condition()
+        self._revivals = 0  # revive() calls so far: a death waits for the next one
+        self.dead = False  # a worker_death fault struck: no prompt is taken until revive()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -55,8 +58,28 @@ class PromptWorker:
         self.gate.checkpoint(Unit.PROMPT, {"prompt_id": upcoming.prompt_id if upcoming else None})
         return True
 
+    def revive(self) -> None:
+        """A dead worker finishes the prompt it died on (as an error) and takes prompts again."""
+        with self._revive:
+            self._revivals += 1
+            self._revive.notify_all()
+
+    def _die(self, item: QueueItem) -> Completion:
+        """Stay dead, like real's worker thread after an uncaught error: the prompt stays
+        running and nothing more is taken, ``/interrupt`` included, until revive() or stop().
+        A warning, not an error: the test asked for it."""
+        log.warning("the prompt worker died on prompt %s (a worker_death fault)", item.prompt_id)
+        self.reporter.flush()
+        with self._revive:
+            seen = self._revivals
+            self.dead = True
+            self._revive.wait_for(lambda: self._revivals != seen or self._stop.is_set())
+            self.dead = False
+        return Completion(HistoryStatus.ERROR, False, [], {}, {})
+
     def stop(self) -> None:
         self._stop.set()
+        self.revive()
         self.gate.resume()
         self.queue.close()  # wakes the worker if it waits for a prompt
         if self._thread is not None:
@@ -66,6 +89,8 @@ class PromptWorker:
     def run_one(self, task_id: int, item: QueueItem) -> None:
         try:
             completion = self.executor.execute(item, self.reporter)
+        except WorkerDied:
+            completion = self._die(item)
         except Exception:  # a bug in the engine must not kill the worker
             log.exception("executor failed on prompt %s", item.prompt_id)
             completion = Completion(HistoryStatus.ERROR, False, [], {}, {})

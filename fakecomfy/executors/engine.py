@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakecomfy import protocol
-from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter
+from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter, WorkerDied
 from fakecomfy.core.faults import OOM_TIPS, OOM_TYPES, FaultKind, fault_exception
 from fakecomfy.core.gate import Unit
+from fakecomfy.core.validation.link_types import is_link
 from fakecomfy.exception_names import exception_type_name
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
-from fakecomfy.executors.graph import ExecutionPlan, input_signatures, is_link_with_int_slot
+from fakecomfy.executors.graph import ExecutionPlan, GraphBreak, input_signatures, missing_source, unusable_inputs
 from fakecomfy.protocol import HistoryStatus, NodeState
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
@@ -171,6 +172,9 @@ class GraphExecutor:
         prompt = item.prompt
         pid = item.prompt_id
         run.send(protocol.EV_EXECUTION_START, {"prompt_id": pid, "timestamp": now_ms()})
+        broken = unusable_inputs(prompt)
+        if broken is not None:
+            return self._broken(run, broken)
         facts = _PromptFacts(prompt, self.env, self.is_changed)
         self.cache.set_prompt(input_signatures(prompt, facts.changed, facts.keyed_by_id))
         # Node instances are keyed by (id, class_type); a prompt keeps only those it uses itself.
@@ -178,6 +182,11 @@ class GraphExecutor:
                        if k[0] in prompt and prompt[k[0]].get("class_type") == k[1]}
         cached = [n for n in prompt if self.cache.get(n) is not None]
         run.send(protocol.EV_EXECUTION_CACHED, {"nodes": cached, "prompt_id": pid, "timestamp": now_ms()})
+        broken = missing_source(prompt, item.outputs_to_execute, lambda n: self.cache.get(n) is not None)
+        if broken is not None:
+            return self._broken(run, broken)
+        if self._worker_dies(run, broken=False):
+            raise WorkerDied(f"a worker_death fault struck prompt {pid}")
         plan = ExecutionPlan(prompt, item.outputs_to_execute, facts.is_output,
                              lambda n: self.cache.get(n) is not None)
         try:
@@ -204,16 +213,21 @@ class GraphExecutor:
         entry = self.cache.get(node_id)
         if entry is not None:
             # A cached output node re-reports its earlier UI; like real, even one without a UI
-            # gets an ``executed`` (with ``output: null``).
-            run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
-                                            "output": entry.ui, "prompt_id": run.item.prompt_id})
-            if entry.ui is not None:
-                run.record_ui(node_id, entry.ui)
+            # gets an ``executed`` (with ``output: null``). Real does both only for a prompt with
+            # a client_id (any but null), so a cached prompt without one has no outputs in history.
+            if not run.broadcasts:
+                run.send(protocol.EV_EXECUTED, {"node": node_id, "display_node": node_id,
+                                                "output": entry.ui, "prompt_id": run.item.prompt_id})
+                if entry.ui is not None:
+                    run.record_ui(node_id, entry.ui)
             run.progress.finish(node_id)
             return
         run.progress.start(node_id)
+        try:  # like real, an input that cannot be read fails the node before `executing`
+            inputs = self._resolve_inputs(run, node_id)
+        except Exception as exc:
+            raise _NodeFailed(node_id, class_type, exc, {}) from exc
         run.send(protocol.EV_EXECUTING, run.executing(node_id))
-        inputs = self._resolve_inputs(run, node_id)
         ctx = self._context(run, node_id, class_type)
         gate = self.env.gate
         if gate.paused:  # the client sees `executing` before the worker waits
@@ -303,14 +317,16 @@ class GraphExecutor:
         node = run.item.prompt[node_id]
         values: dict[str, Any] = {}
         for name, value in (node.get("inputs") or {}).items():
-            if is_link_with_int_slot(value):
+            if is_link(value):
                 source, slot = value
                 outputs = run.values.get(source)
                 if outputs is None:
                     entry = self.cache.get(source)
                     outputs = entry.outputs if entry is not None else ()
                     run.values[source] = outputs
-                values[name] = outputs[slot] if slot < len(outputs) else None
+                # real indexes its list of outputs: a bool slot is 0 or 1, a slot past the end
+                # is a missing input, a float one raises (list indices must be integers...)
+                values[name] = None if slot >= len(outputs) else list(outputs)[slot]
             else:
                 values[name] = value
         definition = self.env.catalog.static(node["class_type"]) or {}
@@ -326,6 +342,21 @@ class GraphExecutor:
         return values
 
     # ---- failure --------------------------------------------------------------------------
+    def _worker_dies(self, run: _Run, broken: bool) -> bool:
+        """Whether a ``worker_death`` fault strikes this prompt (``broken``: one real dies on)."""
+        faults = self.env.faults
+        return faults.any_worker and faults.take_worker_death(run.item.prompt, broken) is not None
+
+    def _broken(self, run: _Run, broken: GraphBreak) -> Completion:
+        """A validated prompt whose graph real's worker cannot build: real's worker thread dies
+        of it (the prompt stays running, later ones pending, until a restart). Here the prompt
+        fails with that Python error as an ``execution_error`` of the node to blame and the
+        worker goes on, unless a ``worker_death`` fault asks for real's behaviour."""
+        if self._worker_dies(run, broken=True):
+            raise WorkerDied(str(broken.error))
+        class_type = run.item.prompt[broken.node_id].get("class_type", "")
+        return self._fail(run, _NodeFailed(broken.node_id, class_type, broken.error, {}))
+
     def _fail(self, run: _Run, failure: _NodeFailed) -> Completion:
         pid = run.item.prompt_id
         if failure.exc is None:

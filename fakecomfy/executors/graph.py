@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fakecomfy import jsontext
+from fakecomfy.core.faults import exception_from
+from fakecomfy.core.validation.link_types import is_link
 
 Prompt = dict[str, dict[str, Any]]
 # One encoder for every signature (json.dumps with these arguments builds a new one per call).
 _signature_json = jsontext.make_dumps(sort_keys=True, default=repr)
 
 
-def is_link_with_int_slot(value: Any) -> bool:
-    """``[source id, output slot]`` as a str and an int, exact JSON types: the links the engine follows.
-
-    Stricter than ComfyUI's ``is_link`` (validation's ``is_link_with_numeric_slot``): a bool slot,
-    which validation lets through, is a link to output 0/1 in real ComfyUI but a plain value here.
-    """
-    return type(value) is list and len(value) == 2 and type(value[0]) is str and type(value[1]) is int
+def slot_key(slot: int | float) -> int | float:
+    """A link's slot as Python hashes it: ``false``, ``0`` and ``0.0`` are one cache key."""
+    return int(slot) if isinstance(slot, bool) or (isinstance(slot, float) and slot.is_integer()) else slot
 
 
-def links_of(node: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(input name, source node id, source slot) for each linked input, in key order."""
+def links_of(node: dict[str, Any]) -> list[tuple[str, str, int | float]]:
+    """(input name, source node id, source slot) for each linked input, in key order; every
+    input counts, declared or not, like real's graph."""
     inputs = node.get("inputs") or {}
-    return [(name, v[0], v[1]) for name, v in inputs.items() if is_link_with_int_slot(v)]
+    return [(name, v[0], v[1]) for name, v in inputs.items() if is_link(v)]
 
 
 class ExecutionPlan:
@@ -121,8 +121,8 @@ def input_signatures(prompt: Prompt, changed: Callable[[str], Any],
         inputs = node.get("inputs") or {}
         for name in sorted(inputs):
             value = inputs[name]
-            if is_link_with_int_slot(value):
-                parts.append([name, "link", key(value[0]), value[1]])
+            if is_link(value):
+                parts.append([name, "link", key(value[0]), slot_key(value[1])])
             else:
                 parts.append([name, value])
         visiting.discard(node_id)
@@ -133,3 +133,61 @@ def input_signatures(prompt: Prompt, changed: Callable[[str], Any],
     for node_id in prompt:
         key(node_id)
     return keys
+
+
+@dataclass
+class GraphBreak:
+    """Where real ComfyUI's worker fails to build a validated prompt's graph, and the Python
+    error it dies of: ``node_id`` is the node to blame (the one with unusable ``inputs``, or the
+    one linking to a node the prompt lacks). ``planned``: the failure comes while the run is
+    planned, after ``execution_cached`` went out; otherwise while cache keys are computed,
+    before it."""
+
+    node_id: str
+    error: Exception
+    planned: bool
+
+
+def unusable_inputs(prompt: Prompt) -> GraphBreak | None:
+    """The first node whose ``inputs`` real's cache keys cannot read (``null``, a list, a string,
+    absent), found the way real walks them: each node in prompt order, then what it links to.
+    Validation only reads the nodes outputs depend on, so such a node can get through it."""
+    seen: set[str] = set()
+    for top in prompt:
+        stack = [top]
+        while stack:
+            node_id = stack.pop()
+            if node_id in seen or node_id not in prompt:
+                continue
+            seen.add(node_id)
+            try:
+                inputs = prompt[node_id]["inputs"]
+                names = sorted(inputs.keys())
+            except (KeyError, AttributeError, TypeError) as exc:
+                return GraphBreak(node_id, exc, planned=False)
+            stack.extend(reversed([inputs[n][0] for n in names if is_link(inputs[n])]))
+    return None
+
+
+def missing_source(prompt: Prompt, outputs: Iterable[str], is_cached: Callable[[str], bool]) -> GraphBreak | None:
+    """A link, reached from the outputs, to a node the prompt lacks. Validation follows only
+    declared inputs; a link on an input the node does not declare is followed by the graph alone."""
+    for output in outputs:
+        stack = [output]
+        seen: set[str] = set()
+        while stack:
+            node_id = stack.pop()
+            if node_id in seen:
+                continue
+            seen.add(node_id)
+            for _, source, _slot in links_of(prompt[node_id]):
+                if source not in prompt:
+                    error = exception_from(NODE_NOT_FOUND, f"Node {source} not found")
+                    return GraphBreak(node_id, error, planned=True)
+                if not is_cached(source):
+                    stack.append(source)
+    return None
+
+
+# The error real's graph raises for a node id the prompt lacks.
+NODE_NOT_FOUND = "comfy_execution.graph.NodeNotFoundError"

@@ -11,6 +11,7 @@ from fakecomfy import protocol
 from fakecomfy.core.files import FileStore
 from fakecomfy.core.validation.definitions import input_info
 from fakecomfy.core.validation.errors import ValidationError, error
+from fakecomfy.core.validation.link_types import is_link
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class CustomValidator:
         for name in inputs:
             value = inputs[name]
             category = input_info(class_inputs, name)[1]
-            if is_link_with_numeric_slot(value):
+            if is_link(value):
                 given[name] = None  # not computed at validation time
             elif category is not None:
                 given[name] = value
@@ -49,13 +50,6 @@ class CustomValidator:
             errors.append(error(protocol.ERR_CUSTOM_VALIDATION_FAILED, protocol.MSG_CUSTOM_VALIDATION_FAILED,
                                 details, {"input_name": name}))
         return errors
-
-
-def is_link_with_numeric_slot(value: Any) -> bool:
-    """ComfyUI's ``is_link``: ``[str, int | float]`` by isinstance, so a bool slot (a valid tuple
-    index, which validation lets through) counts too; linked inputs reach the node's check as None."""
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], (int, float)))
 
 
 def _missing_arguments(function: str, names: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""Which output types may feed which input types: ComfyUI's check of a link's two ends."""
+"""What a link is, and which output types may feed which input types: ComfyUI's check of a
+link's two ends."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +7,18 @@ from typing import Any
 ANY_TYPE = "*"
 MATCH_TYPE = "COMFY_MATCHTYPE_V3"
 COMBO_TYPE = "COMBO"
+
+
+def is_link(value: Any) -> bool:
+    """ComfyUI's test for a link: ``[str, int | float]`` by isinstance.
+
+    A bool is an int to Python, so ``["1", false]`` links to output 0 and ``["1", true]`` to
+    output 1. Validation and execution both use this test, so what validation accepts as a link
+    the graph follows as one. A float slot is a link too: validation fails on it (a tuple index),
+    while on an input the node does not declare it reaches execution and fails there.
+    """
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+            and isinstance(value[1], (int, float)))
 
 
 def types_compatible(received_type: Any, input_type: Any, strict: bool = False) -> bool:
