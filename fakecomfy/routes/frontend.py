@@ -42,7 +42,7 @@ from fakecomfy import protocol
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.settings import Settings
 from fakecomfy.web.caching import cache_control_for
-from fakecomfy.web.files import INDEX_HEADERS, serve_file
+from fakecomfy.web.files import serve_file
 from fakecomfy.web.responses import HTTPError, json_response, text
 from fakecomfy.web.routing import Router
 from fakecomfy.web.transport import TEXT_403, TEXT_404
@@ -57,6 +57,8 @@ UI_HINT = "pip install 'fakecomfy[ui]'"
 # Before this version the templates package held one plain templates/ folder.
 LEGACY_TEMPLATES_BEFORE = (0, 3, 0)
 
+# What real ComfyUI adds to its index page: never cached.
+INDEX_HEADERS = ((protocol.HEADER_CACHE_CONTROL, protocol.NO_CACHE), ("Pragma", "no-cache"), ("Expires", "0"))
 _DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
 
 
