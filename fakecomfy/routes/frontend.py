@@ -4,7 +4,7 @@ With ``Settings.front_end_root`` (a folder) or ``Settings.front_end`` and the ``
 installed (the official ``comfyui-frontend-package``, the workflow templates and the embedded
 node docs, the versions ComfyUI 0.8.0 pins), the server answers what a real one does:
 
-* ``/`` (also ``/api/``) is the frontend's ``index.html`` with no-cache headers;
+* ``/`` is the frontend's ``index.html`` with no-cache headers;
 * ``/extensions`` lists every ``extensions/**/*.js`` under the web root, in the order Python's
   recursive glob walks it, as URLs from the root (fakecomfy loads no custom nodes, so there are
   no other entries);
