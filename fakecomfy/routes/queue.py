@@ -17,7 +17,7 @@ from fakecomfy import protocol
 from fakecomfy.core import jobs
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.queue import WorkerFlag
-from fakecomfy.web.requests import read_body, read_json
+from fakecomfy.web.requests import read_json, read_text
 from fakecomfy.web.responses import empty, internal_error, json_response
 from fakecomfy.web.routing import Router, path_param
 
@@ -77,13 +77,10 @@ def _int_param(params: dict[str, str], name: str) -> int | None:
 async def _interrupt_body(request: Request) -> Any:
     """The body of ``POST /interrupt``: JSON that does not parse counts as ``{}``.
 
-    Only JSON syntax errors are forgiven; bytes that are not UTF-8 fail before parsing (500).
+    Only JSON syntax errors are forgiven; bytes the declared charset (UTF-8 by default) cannot
+    decode fail before parsing (500).
     """
-    body = await read_body(request)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise internal_error() from None
+    text = await read_text(request)
     try:
         return json.loads(text)
     except ValueError:
@@ -122,8 +119,10 @@ def register(router: Router, model: ComfyModel) -> None:
 
     async def post_history(request: Request) -> Response:
         def delete(prompt_id: Any) -> None:
-            if not isinstance(prompt_id, Hashable):
-                raise internal_error()  # real's dict.pop raises on a list or object id
+            # real's dict.pop raises on a list or object id, except on an empty history (CPython
+            # returns the default of an empty dict's pop before it hashes the key)
+            if not isinstance(prompt_id, Hashable) and queue.history:
+                raise internal_error()
             if isinstance(prompt_id, str):  # history is keyed by strings only
                 queue.delete_history(prompt_id)
 

@@ -14,6 +14,7 @@ from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.web.coalesce import ABORT_EXTENSION, WRITE_FRAME_EXTENSION
 from fakecomfy.web.hub import Client, WebSocketHub
+from fakecomfy.web.requests import first_value_query
 from fakecomfy.web.responses import HTTPError, text
 from fakecomfy.web.routing import RoutedWebSocket, Router
 
@@ -21,7 +22,7 @@ from fakecomfy.web.routing import RoutedWebSocket, Router
 def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
     async def websocket_endpoint(websocket: RoutedWebSocket) -> None:
         await websocket.accept()
-        sid = websocket.query_params.get("clientId") or model.env.ids.uuid4().hex
+        sid = first_value_query(websocket.scope).get("clientId") or model.env.ids.uuid4().hex
         # fakecomfy's uvicorn protocol offers to write frames itself (web/coalesce.py)
         extensions = websocket.scope.get("extensions", {})
         client = Client(sid, websocket, websocket.asgi_send, extensions.get(WRITE_FRAME_EXTENSION),

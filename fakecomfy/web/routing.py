@@ -27,7 +27,8 @@ from starlette.websockets import WebSocket
 
 from fakecomfy import protocol
 from fakecomfy.web import transport
-from fakecomfy.web.requests import MAX_BODY_KEY
+from fakecomfy.web.caching import apply_cache_control
+from fakecomfy.web.requests import MAX_BODY_KEY, ComfyRequest
 from fakecomfy.web.responses import HTTPError, method_not_allowed, text
 
 log = logging.getLogger("fakecomfy")
@@ -100,6 +101,8 @@ class Router:
         self._literal: set[str] = set()
         self.ws_routes: dict[str, WebSocketHandler] = {}
         self.static: StaticHandler | None = None
+        # prefixes mounted like aiohttp sub-applications: no static route behind their paths
+        self.subapp_prefixes: tuple[str, ...] = ()
         self.cors_headers: dict[str, str] = {}
         self.max_body = 100 * 1024 * 1024
         self.on_startup: list[Callable[[], Awaitable[None]]] = []
@@ -170,8 +173,10 @@ class Router:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[MAX_BODY_KEY] = self.max_body
-        request = Request(scope, receive)
+        request = ComfyRequest(scope, receive)
         response = await self.respond(request)
+        if scope["method"] == "HEAD" and getattr(response, "body", None) == b"":  # aiohttp sends no length
+            del response.headers["content-length"]
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
@@ -183,7 +188,10 @@ class Router:
             route, params, allowed = self.resolve(method, path)
             if route is not None:
                 request.scope["path_params"] = params
-                return self._with_cors(await route.handler(request))
+                response = await route.handler(request)
+                return self._with_cors(apply_cache_control(request.scope["path"], response))
+            if self._in_subapp(path):  # a sub-application has no static route to fall back on
+                return method_not_allowed(allowed) if allowed else text(transport.TEXT_404, 404)
             if method in _STATIC_METHODS:
                 return self._with_cors(await self._static(request))
             return method_not_allowed(allowed | _STATIC_METHODS)
@@ -203,6 +211,9 @@ class Router:
             if found is not None:
                 return found
         return Response(b"", status_code=404, media_type=protocol.OCTET_MEDIA)
+
+    def _in_subapp(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.subapp_prefixes)
 
     def _with_cors(self, response: Response) -> Response:
         for k, v in self.cors_headers.items():
@@ -229,7 +240,7 @@ class Router:
             messages.append(message)
 
         http_scope = {**scope, "type": "http", "method": "GET"}
-        response = await self.respond(Request(http_scope, no_body))
+        response = await self.respond(ComfyRequest(http_scope, no_body))
         await response(http_scope, no_body, collect)  # type: ignore[arg-type]
         start, body = messages[0], b"".join(m.get("body", b"") for m in messages[1:])
         await send(_refusal_start(start["status"], start["headers"]))

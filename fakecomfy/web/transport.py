@@ -24,12 +24,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httptools
+from websockets.datastructures import Headers
 from websockets.exceptions import NegotiationError
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
 from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.http11 import Response as WsResponse
 from websockets.server import ServerProtocol
-from websockets.typing import ExtensionParameter
+from websockets.typing import ExtensionParameter, Origin
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -56,6 +58,9 @@ MAX_HEADERS = 128  # HttpRequestParser max_headers
 SINGLETON_HEADERS = {name.lower().encode(): name for name in (
     "Content-Length", "Content-Location", "Content-Range", "Content-Type", "Etag", "Host",
     "Max-Forwards", "Server", "Transfer-Encoding", "User-Agent")}
+# the text bodies of aiohttp's HTTPException answers (web_exceptions: "<status>: <reason>")
+TEXT_403 = "403: Forbidden"
+TEXT_404 = "404: Not Found"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # aiohttp's default expect handler writes exactly this
 REPLAY_LIMIT = 64 * 1024  # bytes kept to place the ^ of a parser error; past it the pointer is approximate
 
@@ -137,6 +142,19 @@ def expectation_failed(expect: bytes) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 417, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def not_found_text() -> ASGIApp:
+    """aiohttp's raised 404 for a request no resource matches, the connection closed after it."""
+    body = TEXT_404.encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body)),
+                   (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 404, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -225,6 +243,13 @@ class AiohttpHTTP:
             raise BadRequest("Missing 'Host' header in request.")
         expect = next((value for name, value in headers if name == b"expect"), b"")
         app, previous = p.app, p.cycle
+        method: bytes = p.parser.get_method()
+        target: bytes = p.url
+        if method == b"CONNECT":  # authority-form: real routes it as a path no resource has
+            p.url, p.app = b"/", not_found_text()
+        elif not target.startswith(b"/") and not (target == b"*" and method == b"OPTIONS") \
+                and b"//" not in target:  # neither origin-, asterisk- nor absolute-form
+            raise BadRequest(target.decode("latin-1"))  # aiohttp's InvalidURLError: the target
         if version == "1.1" and expect and expect.lower() != b"100-continue":
             p.app = expectation_failed(expect)  # before the route and its middleware, like aiohttp
         try:
@@ -306,10 +331,23 @@ class AiohttpDeflateFactory(ServerPerMessageDeflateFactory):
 
 
 class AiohttpServerProtocol(ServerProtocol):
-    """websockets' server side with aiohttp's close frames: a code and no reason."""
+    """websockets' server side with aiohttp's close frames: a code and no reason; any number of
+    Origin headers (the app's Origin check reads the first, as aiohttp does); an upgrade refused
+    with HTTP has a Content-Type only where the app gave one (uvicorn would add text/plain)."""
+
+    bare_refusal = False
 
     def fail(self, code: CloseCode | int, reason: str = "") -> None:
         super().fail(code)
+
+    def process_origin(self, headers: Headers) -> Origin | None:
+        values = headers.get_all("Origin")
+        return Origin(values[0]) if values else None
+
+    def send_response(self, response: WsResponse) -> None:
+        if self.bare_refusal and response.status_code != 101:
+            del response.headers["Content-Type"]
+        super().send_response(response)
 
     def send_frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.CLOSE and self.close_rcvd is not None and self.close_sent is None:
@@ -327,6 +365,12 @@ class AiohttpWebSocket:
         extensions = [AiohttpDeflateFactory()] if p.config.ws_per_message_deflate else []
         p.conn = AiohttpServerProtocol(extensions=extensions, max_size=p.config.ws_max_size,
                                        logger=logging.getLogger("uvicorn.error"))
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "websocket.http.response.start":
+            p: Any = self
+            p.conn.bare_refusal = not any(name.lower() == b"content-type" for name, _ in message.get("headers", []))
+        await super().send(message)  # type: ignore[misc]
 
 
 def like_aiohttp_websocket(protocol_class: type[asyncio.Protocol]) -> type[asyncio.Protocol]:

@@ -106,8 +106,11 @@ def send(target: str, step: Step, uniq: str, timeout: float = 10.0) -> Reply:
     conn = h11.Connection(h11.CLIENT)
     # h11 keeps the client's side of the exchange; our bytes went out raw, so tell it the method
     method = step.method if step.raw is None else step.raw.split(b" ", 1)[0].decode("latin-1")
+    # a handshake's 101 is h11's informational switch, accepted only after an upgrade proposal
+    upgrade = b"\r\nupgrade:" in payload.split(b"\r\n\r\n", 1)[0].lower()
+    proposal = [("Connection", "upgrade"), ("Upgrade", "websocket")] if upgrade else []
     conn.send(h11.Request(method=method if method in ("HEAD", "CONNECT") else "GET", target="/",
-                          headers=[("Host", "x")]))
+                          headers=[("Host", "x"), *proposal]))
     conn.send(h11.EndOfMessage())
     reply = Reply(0, "")
     chunks: list[bytes] = []
@@ -124,6 +127,11 @@ def send(target: str, step: Step, uniq: str, timeout: float = 10.0) -> Reply:
                 if not data and reply.status == 0:
                     break
                 continue
+            if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                reply.status = 101
+                reply.reason = event.reason.decode("latin-1")
+                reply.headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in event.headers]
+                break
             if isinstance(event, h11.InformationalResponse):
                 continue
             if isinstance(event, h11.Response):
