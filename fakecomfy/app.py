@@ -23,14 +23,14 @@ from fakecomfy.core.journal import Journal
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.executors import create_executor
-from fakecomfy.routes import control, files, nodes, prompt, queue, system, users, ws
+from fakecomfy.routes import control, files, frontend, internal, nodes, prompt, queue, system, users, ws
 from fakecomfy.settings import Settings
 from fakecomfy.web.hub import WebSocketHub
 from fakecomfy.web.intercept import InterceptMiddleware
 from fakecomfy.web.routing import Router
 from fakecomfy.web.security import OriginCheckMiddleware
 
-ROUTE_MODULES = (system, nodes, files, users, prompt, queue)
+ROUTE_MODULES = (frontend, system, nodes, files, users, prompt, queue, internal)
 
 
 def cors_headers(origin: str) -> dict[str, str]:

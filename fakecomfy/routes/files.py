@@ -1,14 +1,16 @@
 """Uploads and /view: ``POST /upload/image``, ``POST /upload/mask``, ``GET /view``."""
 from __future__ import annotations
 
-from starlette.datastructures import FormData, QueryParams, UploadFile
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from fakecomfy import protocol
 from fakecomfy.core.files import FileError, FilePart, FormValue, UploadForm, ViewQuery, ViewResult
 from fakecomfy.core.model import ComfyModel
-from fakecomfy.web.requests import read_form
+from fakecomfy.web.files import serve_file
+from fakecomfy.web.multipart import FORM_DATA, FORM_URLENCODED, FormError, FormFile, read_post, request_media_type
+from fakecomfy.web.requests import read_body
 from fakecomfy.web.responses import empty, internal_error, json_response
 from fakecomfy.web.routing import Router
 
@@ -16,32 +18,21 @@ UPLOAD_FIELDS = ("image", "overwrite", "subfolder", "type", "original_ref")
 VIEW_PARAMS = ("filename", "type", "subfolder", "preview", "channel")
 
 
-async def _form_value(value: UploadFile | str) -> FormValue:
-    """A form value as aiohttp's ``request.post()`` would give it."""
-    if isinstance(value, str):
-        return value
-    data = await value.read()
-    if value.filename:
-        return FilePart(value.filename, data)
-    # aiohttp keeps only parts with a non-empty filename as files; others become plain values.
-    ctype = value.content_type
-    if ctype is None or ctype.startswith("text/"):
-        return data.decode("utf-8")
-    return data
-
-
 async def _upload_form(request: Request) -> UploadForm:
-    form: FormData | None = await read_form(request)
-    if form is None:  # not a form at all: aiohttp reads that as no fields
+    """The upload's fields as aiohttp's ``request.post()`` reads them (the first value of each);
+    a body that reader raises on is a 500, and a body that is no form is not read at all."""
+    ctype = request.headers.get("content-type")
+    if request_media_type(ctype) not in (FORM_DATA, FORM_URLENCODED):
         return UploadForm()
-    fields: dict[str, FormValue] = {}
+    body = await read_body(request)
     try:
-        for name in UPLOAD_FIELDS:
-            values = form.getlist(name)
-            if values:  # aiohttp's MultiDict.get gives the first value; starlette's the last
-                fields[name] = await _form_value(values[0])
-    finally:
-        await form.close()
+        items = read_post(ctype, body)
+    except FormError:
+        raise internal_error() from None
+    fields: dict[str, FormValue] = {}
+    for name, value in items:
+        if name in UPLOAD_FIELDS and name not in fields:
+            fields[name] = FilePart(value.filename, value.data) if isinstance(value, FormFile) else value
     return UploadForm(**fields)
 
 
@@ -56,14 +47,12 @@ def _error(err: FileError) -> Response:
     return empty(err.status)
 
 
-def _view_response(result: ViewResult) -> Response:
+def _view_response(request: Request, result: ViewResult) -> Response:
     disposition = protocol.CONTENT_DISPOSITION.format(filename=result.filename)
-    response: Response
-    if result.path is not None:
-        # The media type goes in as a header so starlette adds no charset (aiohttp adds none).
-        response = FileResponse(result.path, headers={protocol.HEADER_CONTENT_TYPE: result.media_type})
-    else:
-        response = Response(result.body or b"", media_type=result.media_type)
+    if result.path is not None:  # real: FileResponse with both headers given, so no guessed type
+        return serve_file(request, result.path, [(protocol.HEADER_CONTENT_DISPOSITION, disposition),
+                                                 (protocol.HEADER_CONTENT_TYPE, result.media_type)])
+    response = Response(result.body or b"", media_type=result.media_type)
     # aiohttp writes header values as UTF-8; starlette's own encoder would refuse non-Latin-1.
     response.raw_headers.append(
         (protocol.HEADER_CONTENT_DISPOSITION.lower().encode("latin-1"), disposition.encode("utf-8"))
@@ -90,7 +79,7 @@ def register(router: Router, model: ComfyModel) -> None:
 
     async def view(request: Request) -> Response:
         try:
-            return _view_response(files.view(_view_query(request.query_params)))
+            return _view_response(request, files.view(_view_query(request.query_params)))
         except FileError as err:
             return _error(err)
 

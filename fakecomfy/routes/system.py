@@ -1,38 +1,23 @@
-"""Info routes: index page, system stats, features, model folders, embeddings, metadata."""
+"""Info routes: system stats, features, model folders, embeddings, metadata."""
 from __future__ import annotations
 
 import os
 import sys
-from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fakecomfy import protocol
 from fakecomfy.core import system
+from fakecomfy.core.files import FileError
 from fakecomfy.core.model import ComfyModel
 from fakecomfy.core.paths import EXPERIMENT_EXCLUDED
-from fakecomfy.core.safetensors import read_metadata
-from fakecomfy.web.responses import empty, json_response
+from fakecomfy.web.responses import empty, internal_error, json_response
 from fakecomfy.web.routing import Router, path_param
-
-# ComfyUI reads at most this much safetensors header for /view_metadata.
-VIEW_METADATA_MAX_HEADER = 1024 * 1024
-
-
-def _index_html() -> bytes:
-    return resources.files("fakecomfy").joinpath("data/index.html").read_bytes()
 
 
 def register(router: Router, model: ComfyModel) -> None:
     paths = model.paths
-    index = _index_html()
     argv = list(sys.argv)
-
-    async def root(request: Request) -> Response:
-        # The type goes in as a header so starlette adds no charset (real sends bare text/html).
-        return Response(index, headers={protocol.HEADER_CONTENT_TYPE: protocol.HTML_MEDIA,
-                                         protocol.HEADER_CACHE_CONTROL: protocol.NO_CACHE})
 
     async def system_stats(request: Request) -> Response:
         return json_response(system.system_stats(argv))
@@ -42,9 +27,6 @@ def register(router: Router, model: ComfyModel) -> None:
 
     async def embeddings(request: Request) -> Response:
         return json_response([os.path.splitext(name)[0] for name in paths.list_models("embeddings")])
-
-    async def extensions(request: Request) -> Response:
-        return json_response([])
 
     async def model_folders(request: Request) -> Response:
         return json_response(paths.folder_names())
@@ -80,25 +62,23 @@ def register(router: Router, model: ComfyModel) -> None:
 
     async def view_metadata(request: Request) -> Response:
         folder = path_param(request, "folder_name")
-        filename = request.query_params.get("filename")
-        if not filename or not filename.endswith(".safetensors"):
-            return empty(404)
-        full = paths.find_model(folder, filename)
-        if full is None:
-            return empty(404)
-        meta = read_metadata(full, max_header=VIEW_METADATA_MAX_HEADER)
-        if meta is None:
-            return empty(404)
-        return json_response(meta)
+        names = request.query_params.getlist("filename")  # aiohttp reads the first
+        try:
+            return json_response(model.files.model_metadata(folder, names[0] if names else None))
+        except FileError as err:
+            if err.status >= 500:
+                raise internal_error() from err
+            return empty(err.status)
 
     async def empty_object(request: Request) -> Response:
         return json_response({})
 
-    router.add("GET", "/", root, api_alias=False)
+    async def global_subgraph(request: Request) -> Response:
+        return json_response(None)  # fakecomfy loads no custom nodes, so no subgraph has an id
+
     router.add("GET", "/system_stats", system_stats)
     router.add("GET", "/features", features)
     router.add("GET", "/embeddings", embeddings)
-    router.add("GET", "/extensions", extensions)
     router.add("GET", "/models", model_folders)
     router.add("GET", "/models/{folder}", model_files)
     router.add("GET", "/experiment/models", experiment_models)
@@ -106,3 +86,4 @@ def register(router: Router, model: ComfyModel) -> None:
     router.add("GET", "/view_metadata/{folder_name}", view_metadata)
     for path in ("/workflow_templates", "/i18n", "/global_subgraphs"):
         router.add("GET", path, empty_object)
+    router.add("GET", "/global_subgraphs/{id}", global_subgraph)

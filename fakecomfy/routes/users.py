@@ -7,10 +7,7 @@ mode the ``comfy-user`` header is ignored (everyone is ``default``).
 """
 from __future__ import annotations
 
-import mimetypes
-import os
 import urllib.parse
-from email.utils import formatdate
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,16 +25,10 @@ from fakecomfy.core.users import (
     UserError,
     UserManager,
 )
+from fakecomfy.web.files import serve_file
 from fakecomfy.web.requests import read_body, read_json
 from fakecomfy.web.responses import empty, internal_error, json_response, text, unauthorized
 from fakecomfy.web.routing import Router, path_param
-
-# aiohttp's FileResponse guesses types from Python's built-in table only, with the
-# compression suffixes mapped to their own types instead of being treated as encodings.
-_FILE_TYPES = mimetypes.MimeTypes()
-_FILE_TYPES.encodings_map.clear()
-for _ext, _ctype in protocol.COMPRESSED_FILE_MEDIA.items():
-    _FILE_TYPES.add_type(_ctype, _ext)
 
 
 def query_true(request: Request, name: str) -> bool:
@@ -48,20 +39,6 @@ def query_true(request: Request, name: str) -> bool:
 def query_overwrite(request: Request) -> bool:
     """ComfyUI's ``overwrite`` parsing: everything but the exact string "false" overwrites."""
     return request.query_params.get("overwrite", "true") != "false"
-
-
-def file_response(path: str) -> Response:
-    """Serve a userdata file like aiohttp's FileResponse: guessed type (no charset added)."""
-    if not os.path.isfile(path):  # aiohttp forbids serving directories and special files
-        return empty(403)
-    with open(path, "rb") as f:
-        data = f.read()
-    st = os.stat(path)
-    return Response(data, headers={
-        protocol.HEADER_CONTENT_TYPE: _FILE_TYPES.guess_type(path)[0] or protocol.OCTET_MEDIA,
-        protocol.HEADER_LAST_MODIFIED: formatdate(st.st_mtime, usegmt=True),
-        protocol.HEADER_ETAG: protocol.FILE_ETAG.format(mtime_ns=st.st_mtime_ns, size=st.st_size),
-    })
 
 
 def file_refusal(err: UserError) -> Response:
@@ -141,7 +118,7 @@ class UserRoutes:
             path = self.users.existing(user, path_param(request, "file"))
         except (PathOutsideRoot, UserdataNotFound) as err:
             return file_refusal(err)
-        return file_response(path)
+        return serve_file(request, path)  # aiohttp's FileResponse: a directory gets its 403
 
     async def post_userdata(self, request: Request) -> Response:
         user = self.userdata_user(request)
