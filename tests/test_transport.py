@@ -692,3 +692,47 @@ def test_an_upgrade_of_a_plain_route_is_answered_as_a_get(targets: tuple[Target,
 
     ref, fake = both(targets, probe)
     assert fake == ref and fake[0] == b"HTTP/1.1 200 OK"
+
+
+class _Written:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+
+@pytest.mark.parametrize(("version", "head"), [
+    ("1.1", b"HTTP/1.1 400 Invalid filename\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+    ("1.0", b"HTTP/1.0 400 Invalid filename\r\ncontent-length: 0\r\n\r\n"),
+])
+def test_a_route_sets_the_reason_phrase_of_its_status_line(version: str, head: bytes) -> None:
+    from fakecomfy.web.transport import VersionedWrites
+
+    written = _Written()
+    writes = VersionedWrites(written, version, keep_alive=False)
+    writes.reason = b"Invalid filename"
+    writes.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    writes.write(b"body")
+    assert written.data == [head, b"body"]
+
+
+AIOHTTP_500 = "500 Internal Server Error\n\nServer got itself in trouble"
+
+
+@pytest.mark.parametrize(("headers", "refusal"), [
+    ([("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "8")], None),
+    ([("Sec-WebSocket-Key", "dGhlIHNhbXBs!ZSBub25jZQ=="), ("Sec-WebSocket-Version", "7")], None),
+    ([("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "12"),
+      ("Sec-WebSocket-Version", "13")], (400, "Unsupported version: 12")),
+    ([("Sec-WebSocket-Version", "13")], (400, "Handshake error: None")),
+    ([("Sec-WebSocket-Key", "YWJj"), ("Sec-WebSocket-Version", "13")], (400, "Handshake error: 'YWJj'")),
+    ([("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQé="), ("Sec-WebSocket-Version", "13")], (500, AIOHTTP_500)),
+], ids=["version-8", "stray-key-characters", "first-version-counts", "no-key", "short-key", "non-ascii-key"])
+def test_handshake_versions_and_keys_are_checked_like_aiohttp(headers: list[tuple[str, str]],
+                                                             refusal: tuple[int, str] | None) -> None:
+    from websockets.datastructures import Headers
+
+    from fakecomfy.web.transport import handshake_refusal
+
+    assert handshake_refusal(Headers(headers)) == refusal

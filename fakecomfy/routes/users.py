@@ -29,6 +29,10 @@ from fakecomfy.web.files import serve_file
 from fakecomfy.web.requests import read_body, read_json
 from fakecomfy.web.responses import empty, internal_error, json_response, text, unauthorized
 from fakecomfy.web.routing import Router, path_param
+from fakecomfy.web.transport import set_reason
+
+# real's reason phrase for a userdata file it could not write (the OSError of its open or write)
+REASON_INVALID_FILENAME = 'Invalid filename. Please avoid special characters like :\\/*?"<>|'
 
 
 def query_true(request: Request, name: str) -> bool:
@@ -128,7 +132,8 @@ class UserRoutes:
             return file_refusal(err)
         try:
             self.users.write(path, await read_body(request))
-        except UserdataWriteFailed:
+        except UserdataWriteFailed:  # real names the cause in the status line, the body empty
+            set_reason(request.scope, REASON_INVALID_FILENAME)
             return empty(400)
         return json_response(self.users.relative(user, path, query_true(request, "full_info")))
 

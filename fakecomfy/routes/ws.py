@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 from fakecomfy import protocol
 from fakecomfy.core import system
 from fakecomfy.core.model import ComfyModel
+from fakecomfy.web import transport
 from fakecomfy.web.coalesce import ABORT_EXTENSION, WRITE_FRAME_EXTENSION
 from fakecomfy.web.hub import Client, WebSocketHub
 from fakecomfy.web.requests import first_value_query
@@ -21,6 +22,10 @@ from fakecomfy.web.routing import RoutedWebSocket, Router
 
 def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
     async def websocket_endpoint(websocket: RoutedWebSocket) -> None:
+        refusal = websocket.scope.get("extensions", {}).get(transport.HANDSHAKE_REFUSAL_EXTENSION)
+        if refusal is not None:  # a version or key aiohttp's WebSocketResponse refuses
+            await _refuse_handshake(websocket, *refusal)
+            return
         await websocket.accept()
         sid = first_value_query(websocket.scope).get("clientId") or model.env.ids.uuid4().hex
         # fakecomfy's uvicorn protocol offers to write frames itself (web/coalesce.py)
@@ -55,6 +60,18 @@ def register(router: Router, model: ComfyModel, hub: WebSocketHub) -> None:
 
     router.websocket("/ws", websocket_endpoint)
     router.add("GET", "/ws", plain_get)
+
+
+async def _refuse_handshake(websocket: RoutedWebSocket, status: int, message: str) -> None:
+    """aiohttp's text answer to a handshake its WebSocketResponse refuses; its 500 (a failed
+    handler) closes the connection."""
+    body = message.encode("utf-8")
+    headers = [(b"content-type", protocol.TEXT_MEDIA.encode("ascii")), (b"content-length", b"%d" % len(body))]
+    if status == 500:
+        headers.append((b"connection", b"close"))
+    headers.append((b"server", transport.SERVER_SOFTWARE.encode("ascii")))  # uvicorn adds none here
+    await websocket.asgi_send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await websocket.asgi_send({"type": "websocket.http.response.body", "body": body})
 
 
 def _negotiate(hub: WebSocketHub, sid: str, text: str | None, model: ComfyModel) -> bool:

@@ -10,13 +10,18 @@ which ``fakecomfy.web.protocols`` layers under the coalescing protocols of
 * :class:`AiohttpHTTP` (uvicorn's httptools protocol): aiohttp's parser limits and its
   ``HTTP/1.0 400`` answer with the parser's message, the missing-Host and duplicate-header
   checks, ``Expect`` handled before the route runs, answers in the request's HTTP version;
-* :class:`AiohttpWebSocket` (uvicorn's websockets sans-I/O protocol): close frames with a code
-  and no reason, every close answered with 1000, permessage-deflate negotiated like aiohttp.
+* :class:`AiohttpWebSocket` (uvicorn's websockets sans-I/O protocol): the handshake versions and
+  keys aiohttp takes (its refusals left to the route, after the Origin check, as aiohttp's
+  handler refuses them), close frames with a code and no reason, every close code aiohttp takes
+  answered with 1000, permessage-deflate negotiated like aiohttp.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import ctypes
+import dataclasses
 import functools
 import logging
 import sys
@@ -28,10 +33,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import NegotiationError
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
-from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.frames import EXTERNAL_CLOSE_CODES, Close, CloseCode, Frame, Opcode
+from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 from websockets.server import ServerProtocol
 from websockets.typing import ExtensionParameter, Origin
+from websockets.utils import accept_key
+
+from fakecomfy import protocol
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -50,6 +59,14 @@ WS_HEARTBEAT = None  # aiohttp web_ws.WebSocketResponse heartbeat: no pings, no 
 WS_MAX_MSG_SIZE = 4 * 1024 * 1024  # WebSocketResponse max_msg_size: a message of this many bytes or more is refused
 WS_MESSAGE_TOO_BIG = CloseCode.MESSAGE_TOO_BIG  # 1009, the close code past max_msg_size (aiohttp WSCloseCode)
 WS_CLOSE_ANSWER = CloseCode.NORMAL_CLOSURE  # WebSocketResponse(autoclose=True) answers any close with 1000
+# aiohttp's WSCloseCode: the close codes under 3000 its reader takes (any from 3000 on, 5000+ too)
+WS_ALLOWED_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+WS_VERSIONS = ("13", "8", "7")  # the Sec-WebSocket-Version values WebSocketResponse takes, as written
+TEXT_WS_VERSION = "Unsupported version: {version}"  # its HTTPBadRequest texts
+TEXT_WS_KEY = "Handshake error: {key!r}"
+# The scope extension under which the server hands the route aiohttp's refusal of a handshake:
+# (status, text), set only where aiohttp's WebSocketResponse would refuse it.
+HANDSHAKE_REFUSAL_EXTENSION = "fakecomfy.handshake_refusal"
 WS_DEFLATE_BITS = 15  # WebSocketResponse(compress=True): permessage-deflate, window 15 unless the client asks less
 MAX_LINE_SIZE = 8190  # aiohttp HttpRequestParser max_line_size: the request target
 MAX_FIELD_SIZE = 8190  # HttpRequestParser max_field_size: a header's name, and its name and value together
@@ -161,25 +178,55 @@ def not_found_text() -> ASGIApp:
 
 
 class VersionedWrites:
-    """A cycle's transport for a request that is not HTTP/1.1: aiohttp answers in the request's
-    version and says ``Connection: keep-alive`` to HTTP/1.0 only (uvicorn writes HTTP/1.1 and
-    ``connection: close``). Only the response head, the first write, changes."""
+    """A cycle's transport whose response head changes: for a request that is not HTTP/1.1,
+    aiohttp answers in the request's version and says ``Connection: keep-alive`` to HTTP/1.0 only
+    (uvicorn writes HTTP/1.1 and ``connection: close``); a route may also give the status line a
+    reason phrase of its own (:func:`set_reason`). Only the response head, the first write, changes."""
 
     def __init__(self, transport: Any, version: str, keep_alive: bool) -> None:
         self._transport = transport
-        self._status = b"HTTP/" + version.encode("ascii") + b" "
+        self._version = version.encode("ascii")
         self._connection = b"connection: keep-alive\r\n" if keep_alive and version == "1.0" else b""
         self._head_written = False
+        self.reason: bytes | None = None
 
     def write(self, data: bytes) -> None:
         if not self._head_written:
             self._head_written = True
-            head = self._status + bytes(data)[len(b"HTTP/1.1 "):-2].replace(b"connection: close\r\n", b"")
-            data = head + self._connection + b"\r\n"
+            line, rest = bytes(data).split(b"\r\n", 1)
+            status, _, reason = line[len(b"HTTP/1.1 "):].partition(b" ")
+            if self.reason is not None:
+                reason = self.reason
+            if self._version != b"1.1":
+                rest = rest[:-2].replace(b"connection: close\r\n", b"") + self._connection + b"\r\n"
+            data = b"HTTP/" + self._version + b" " + status + b" " + reason + b"\r\n" + rest
         self._transport.write(data)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+# The scope extension under which an HTTP request's route may set its answer's reason phrase
+# (ASGI has no place for one): a callable taking the phrase. Use :func:`set_reason`.
+REASON_EXTENSION = "fakecomfy.reason"
+
+
+def set_reason(scope: Any, reason: str) -> None:
+    """Give the response of the request with ``scope`` the reason phrase ``reason`` (aiohttp's
+    ``web.Response(reason=...)``); without fakecomfy's protocol, the server's phrase stays."""
+    setter = scope.get("extensions", {}).get(REASON_EXTENSION) if isinstance(scope, dict) else None
+    if setter is not None:
+        setter(reason)
+
+
+def _offer_reason(scope: dict[str, Any], cycle: Any) -> None:
+    def set_cycle_reason(reason: str) -> None:
+        writes = cycle.transport
+        if not isinstance(writes, VersionedWrites):
+            writes = cycle.transport = VersionedWrites(writes, "1.1", cycle.keep_alive)
+        writes.reason = reason.encode("latin-1")
+
+    scope.setdefault("extensions", {})[REASON_EXTENSION] = set_cycle_reason
 
 
 class AiohttpHTTP:
@@ -262,6 +309,7 @@ class AiohttpHTTP:
         if version != "1.1":
             cycle.keep_alive = p.parser.should_keep_alive()  # HTTP/1.0 too, when it asks (uvicorn: never)
             cycle.transport = VersionedWrites(cycle.transport, version, cycle.keep_alive)
+        _offer_reason(cycle.scope, cycle)
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # aiohttp sends 100 Continue as the route starts, read or not; uvicorn on the first read
@@ -330,12 +378,73 @@ class AiohttpDeflateFactory(ServerPerMessageDeflateFactory):
         return response, PerMessageDeflate(False, no_takeover, WS_DEFLATE_BITS, bits)
 
 
+def _first(headers: Headers, name: str) -> str | None:
+    values = headers.get_all(name)
+    return values[0] if values else None
+
+
+def handshake_refusal(headers: Headers) -> tuple[int, str] | None:
+    """How aiohttp's WebSocketResponse refuses a handshake's version or key, as (status, text);
+    None where it takes them. It reads the first of repeated headers, takes versions 7 and 8
+    besides 13, and decodes the key leniently (characters outside base64 are dropped)."""
+    version = _first(headers, "Sec-WebSocket-Version") or ""
+    if version not in WS_VERSIONS:
+        return 400, TEXT_WS_VERSION.format(version=version)
+    key = _first(headers, "Sec-WebSocket-Key")
+    try:
+        if not key or len(base64.b64decode(key)) != 16:
+            return 400, TEXT_WS_KEY.format(key=key)
+    except binascii.Error:
+        return 400, TEXT_WS_KEY.format(key=key)
+    except ValueError:  # a key that is not ASCII: the handler fails, aiohttp answers its 500
+        return 500, protocol.TEXT_500
+    return None
+
+
+# a key websockets' own checks take, standing in for the client's while they run
+_STAND_IN_KEY = "AAAAAAAAAAAAAAAAAAAAAA=="
+
+
 class AiohttpServerProtocol(ServerProtocol):
-    """websockets' server side with aiohttp's close frames: a code and no reason; any number of
-    Origin headers (the app's Origin check reads the first, as aiohttp does); an upgrade refused
-    with HTTP has a Content-Type only where the app gave one (uvicorn would add text/plain)."""
+    """websockets' server side with aiohttp's handshake and close frames: versions and keys
+    checked as aiohttp does (a refusal is kept in :attr:`refusal` for the route to send, the
+    Origin check going first); close frames with a code and no reason, every close code aiohttp
+    takes answered with 1000; any number of Origin headers (the app's Origin check reads the
+    first, as aiohttp does); an upgrade refused with HTTP has a Content-Type only where the app
+    gave one (uvicorn would add text/plain)."""
 
     bare_refusal = False
+    refusal: tuple[int, str] | None = None
+
+    def process_request(self, request: WsRequest) -> tuple[str, str | None, str | None]:
+        headers = request.headers
+        self.refusal = handshake_refusal(headers)
+        stand_in = Headers(headers.raw_items())
+        for name, value in (("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", _STAND_IN_KEY)):
+            if name in stand_in:
+                del stand_in[name]
+            stand_in[name] = value
+        checked = WsRequest(request.path, stand_in, request.method, request.protocol)
+        _, extensions, subprotocol = super().process_request(checked)
+        key = _first(headers, "Sec-WebSocket-Key") or ""
+        return accept_key(key) if self.refusal is None else "", extensions, subprotocol
+
+    def recv_frame(self, frame: Frame) -> None:
+        code = int.from_bytes(frame.data[:2], "big") if frame.opcode is Opcode.CLOSE and len(frame.data) >= 2 else 0
+        aiohttp_takes = code >= 3000 or code in WS_ALLOWED_CLOSE_CODES
+        websockets_takes = code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000
+        if not code or websockets_takes or not aiohttp_takes:
+            super().recv_frame(frame)
+            return
+        # a code aiohttp takes and websockets refuses (1006, 5000 and up): websockets checks a
+        # stand-in, and the close received keeps the client's code
+        stand_in = WS_CLOSE_ANSWER.to_bytes(2, "big") + bytes(frame.data[2:])
+        super().recv_frame(dataclasses.replace(frame, data=stand_in))
+        if self.close_rcvd is not None:
+            received = Close(code, self.close_rcvd.reason)
+            if self.close_sent is self.close_rcvd:
+                self.close_sent = received
+            self.close_rcvd = received
 
     def fail(self, code: CloseCode | int, reason: str = "") -> None:
         super().fail(code)
@@ -345,7 +454,10 @@ class AiohttpServerProtocol(ServerProtocol):
         return Origin(values[0]) if values else None
 
     def send_response(self, response: WsResponse) -> None:
-        if self.bare_refusal and response.status_code != 101:
+        if response.status_code == 101:  # aiohttp writes the token in lower case
+            response.headers = Headers([(name, "upgrade" if name.lower() == "connection" else value)
+                                        for name, value in response.headers.raw_items()])
+        elif self.bare_refusal:
             del response.headers["Content-Type"]
         super().send_response(response)
 
@@ -365,6 +477,16 @@ class AiohttpWebSocket:
         extensions = [AiohttpDeflateFactory()] if p.config.ws_per_message_deflate else []
         p.conn = AiohttpServerProtocol(extensions=extensions, max_size=p.config.ws_max_size,
                                        logger=logging.getLogger("uvicorn.error"))
+
+    def handle_connect(self, event: Any) -> None:
+        """Hand aiohttp's refusal of the handshake, if any, to the route through the scope's
+        extensions (the app's task has not started yet)."""
+        super().handle_connect(event)  # type: ignore[misc]
+        p: Any = self
+        refusal = p.conn.refusal
+        scope = getattr(self, "scope", None)
+        if refusal is not None and scope is not None:
+            scope.setdefault("extensions", {})[HANDSHAKE_REFUSAL_EXTENSION] = refusal
 
     async def send(self, message: Any) -> None:
         if message["type"] == "websocket.http.response.start":

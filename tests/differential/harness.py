@@ -64,6 +64,7 @@ class Step:
     host_header: bool = True
     wait: float = 0.0
     note: str = ""
+    reason: bool = False  # compare the status line's reason phrase too
 
 
 @dataclass
@@ -172,6 +173,8 @@ def summary(step: Step, reply: Reply, uniq: str) -> dict[str, Any]:
         return text.replace(uniq, "{uniq}")
 
     out: dict[str, Any] = {"status": reply.status}
+    if step.reason:
+        out["reason"] = reply.reason
     names = [*ALWAYS_HEADERS, *step.compare_headers]
     out["headers"] = {name: back(v) if (v := reply.header(name)) is not None else None for name in names}
     if step.present:
