@@ -2,8 +2,8 @@
 
 The answers were compared with a real ComfyUI 0.8.0 serving frontend 1.35.9: the same
 /extensions list in the same order, the same types, cache headers, 403/404 shapes and 304s.
-The servers here run without the contract check: the OpenAPI document describes the API, not
-the frontend's static files.
+The contract check stays on: it holds ``/``, ``/api/`` and ``/extensions`` to the OpenAPI
+document and leaves the static route's answers (files, not API) alone.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_own_page_says_how_to_get_the_ui(client: TestClient) -> None:
 
 
 def test_folder_index_and_extensions(make_client: Callable[..., TestClient], web_root: Path) -> None:
-    client = make_client(front_end_root=web_root, spec_check=False)
+    client = make_client(front_end_root=web_root)
     r = client.get("/")
     assert r.status_code == 200 and r.content == (web_root / "index.html").read_bytes()
     assert r.headers["content-type"] == "text/html"  # no charset, as aiohttp's FileResponse
@@ -68,7 +68,7 @@ def test_folder_index_and_extensions(make_client: Callable[..., TestClient], web
 
 
 def test_folder_static_files_like_aiohttp(make_client: Callable[..., TestClient], web_root: Path) -> None:
-    client = make_client(front_end_root=web_root, spec_check=False)
+    client = make_client(front_end_root=web_root)
     r = client.get("/extensions/core/a.js")
     assert (r.status_code, r.content) == (200, b"export {}")
     assert r.headers["content-type"] == "application/javascript" and r.headers["cache-control"] == "no-cache"
@@ -98,12 +98,43 @@ def test_folder_static_files_like_aiohttp(make_client: Callable[..., TestClient]
     assert r.status_code == 405 and r.headers["allow"] == "GET,HEAD"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("/assets/../index.html", "/index.html"), ("/a/./b/", "/a/b/"), ("/a/b/..", "/a/"), ("/..", "/"),
-    ("/a//b/../c", "/a//c"), ("/../../x", "/x"), ("/a/%2e%2e/b", "/a/%2e%2e/b"),
+def test_dot_segments_resolve_with_the_folder(make_client: Callable[..., TestClient], web_root: Path) -> None:
+    client = make_client(front_end_root=web_root)
+    assert client.get("/fonts/%2e%2e/%2e%2e/secret.txt").text == "404: Not Found"  # above the root
+    assert client.get("/fonts/%2e%2e").text == "403: Forbidden"  # the root itself
+    assert client.get("/x/%2e%2e/logo.png").content == b"\x89PNG"  # through a folder that is not there
+    assert client.get("/%2fsecret.txt").text == "404: Not Found"  # an absolute name
+
+
+@pytest.mark.parametrize(("path", "prefix", "taken"), [
+    ("/docs/a.md", "/docs", True), ("/docs", "/docs", True), ("/docs/x/..", "/docs", True),
+    ("/docs/../index.html", "/docs", False), ("/docs/..", "/docs", False), ("/docsx/a.md", "/docs", False),
+    ("/docs%2Fa.md", "/docs", False), ("/docs/./a.md", "/docs", True),
 ])
-def test_dot_segments_of_the_raw_path(raw: str, expected: str) -> None:
-    assert frontend.remove_dot_segments(raw) == expected
+def test_a_static_route_takes_the_normalised_path(path: str, prefix: str, taken: bool) -> None:
+    assert frontend.under_prefix(path, prefix) is taken
+
+
+def test_contract_check_leaves_static_answers_alone(make_client: Callable[..., TestClient], web_root: Path) -> None:
+    from fakecomfy.contract import middleware
+
+    client = make_client(front_end_root=web_root, spec_check=True)
+    before = middleware.CHECKED["http"]
+    for path in ("/logo.png", "/fonts", "/nope.js", "/%2e%2e/secret.txt"):
+        client.get(path)
+    assert middleware.CHECKED["http"] == before  # the static route's answers: not checked
+    assert client.get("/api/").status_code == 200 and client.get("/index.html").status_code == 200
+    assert middleware.CHECKED["http"] == before + 1  # the index route's answer is
+    problems = len(middleware.PROBLEMS)
+    client.get("/api/")
+    assert len(middleware.PROBLEMS) == problems
+
+
+def test_api_root_is_the_index(make_client: Callable[..., TestClient], web_root: Path) -> None:
+    r = make_client(front_end_root=web_root).get("/api/")
+    assert r.content == (web_root / "index.html").read_bytes() and r.headers["pragma"] == "no-cache"
+    own = make_client().get("/api/")  # our own page too
+    assert own.status_code == 200 and b"fakecomfy[ui]" in own.content
 
 
 def test_front_end_flag_and_variable(tmp_path: Path) -> None:
@@ -131,7 +162,7 @@ def test_missing_frontend_package_falls_back_to_own_page(monkeypatch: pytest.Mon
 
 @needs_ui
 def test_installed_frontend_is_served(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(front_end=True, spec_check=False)
+    client = make_client(front_end=True)
     located = frontend.locate(Settings(front_end=True))
     assert located is not None
     root = located.web_root
@@ -145,7 +176,7 @@ def test_installed_frontend_is_served(make_client: Callable[..., TestClient]) ->
 
 @needs_ui
 def test_templates_and_docs(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(front_end=True, spec_check=False)
+    client = make_client(front_end=True)
     r = client.get("/templates/index.json")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-cache"
     index = r.json()

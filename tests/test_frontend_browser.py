@@ -175,7 +175,7 @@ def ui(browser: Browser, make_server: Callable[..., ServerThread], artifacts: Pa
     opened: list[UI] = []
 
     def make(**overrides: object) -> UI:
-        server = make_server(front_end=True, spec_check=False, **overrides)
+        server = make_server(front_end=True, **overrides)
         page = UI(browser, server, artifacts)
         opened.append(page)
         return page

@@ -4,7 +4,8 @@
 hands :func:`check_ws_frame` to the WebSocket hub, which calls it with every JSON frame.
 Problems go to ``PROBLEMS`` and, when ``FAKECOMFY_SPEC_CHECK_FILE`` names a file, are appended
 to it (one a line), so servers run in a subprocess report to the test session too. Responses
-pass through unchanged.
+pass through unchanged; the static route's (the frontend's files, marked in the scope by the
+router) are not checked: the API document does not describe them.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fakecomfy import protocol
 from fakecomfy.contract import spec
+from fakecomfy.web.routing import STATIC_ANSWER_KEY
 
 ENV_FLAG = "FAKECOMFY_SPEC_CHECK"
 ENV_FILE = "FAKECOMFY_SPEC_CHECK_FILE"
@@ -75,7 +77,8 @@ class SpecCheckMiddleware:
                 headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", []))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
+                if not message.get("more_body", False) and not scope.get(STATIC_ANSWER_KEY):
+                    # the static route's answers are the frontend's files, outside the API document
                     _check(method, path, status, headers, b"".join(chunks))
             await send(message)
 

@@ -4,15 +4,16 @@ With ``Settings.front_end_root`` (a folder) or ``Settings.front_end`` and the ``
 installed (the official ``comfyui-frontend-package``, the workflow templates and the embedded
 node docs, the versions ComfyUI 0.8.0 pins), the server answers what a real one does:
 
-* ``/`` is the frontend's ``index.html`` with no-cache headers;
+* ``/`` (and ``/api/``) is the frontend's ``index.html`` with no-cache headers;
 * ``/extensions`` lists every ``extensions/**/*.js`` under the web root, in the order Python's
   recursive glob walks it, as URLs from the root (fakecomfy loads no custom nodes, so there are
   no other entries);
 * ``/templates/<file>`` is a template asset looked up by file name in the templates package's
   manifest (its ``index.json`` too), else a raised 404;
 * ``/docs/…`` and everything else not routed are files under the docs folder and the web root:
-  a directory is a raised 403, a path that climbs out of the folder a raised 404, a missing file
-  an empty 404 (the file answer finds out only when it opens the file);
+  a directory is a raised 403, a path that climbs out of the folder (``..`` segments are resolved
+  with the folder, never removed first) a raised 404, a missing file an empty 404 (the file
+  answer finds out only when it opens the file);
 * file answers are like aiohttp's ``FileResponse``: a type guessed from the suffix with Python's
   own table, ``ETag`` from modification time and size, ``Last-Modified``, ranges, 304 on a
   matching ``If-None-Match`` or a fresh ``If-Modified-Since``;
@@ -28,6 +29,7 @@ import functools
 import glob
 import logging
 import os
+import posixpath
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -44,7 +46,7 @@ from fakecomfy.settings import Settings
 from fakecomfy.web.caching import cache_control_for
 from fakecomfy.web.files import serve_file
 from fakecomfy.web.responses import HTTPError, json_response, text
-from fakecomfy.web.routing import Router
+from fakecomfy.web.routing import Router, safe_path
 from fakecomfy.web.transport import TEXT_403, TEXT_404
 
 log = logging.getLogger("fakecomfy")
@@ -59,7 +61,8 @@ LEGACY_TEMPLATES_BEFORE = (0, 3, 0)
 
 # What real ComfyUI adds to its index page: never cached.
 INDEX_HEADERS = ((protocol.HEADER_CACHE_CONTROL, protocol.NO_CACHE), ("Pragma", "no-cache"), ("Expires", "0"))
-_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+# The templates route's pattern (a path parameter ``.*``: no newline), as aiohttp matches it.
+_TEMPLATE_ROUTE = re.compile(r"/templates/(.*)")
 
 
 @dataclass(frozen=True)
@@ -142,33 +145,17 @@ def file_answer(request: Request, path: Path, headers: Sequence[tuple[str, str]]
     return serve_file(request, path, extra)
 
 
-def remove_dot_segments(path: str) -> str:
-    """RFC 3986's removal of ``.`` and ``..`` segments (other slashes kept), as yarl does to a
-    request's raw path before aiohttp routes it."""
-    out: list[str] = []
-    segments = path.split("/")
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == "..":
-            if len(out) > 1:
-                out.pop()
-            if last:
-                out.append("")
-        elif segment == ".":
-            if last:
-                out.append("")
-        else:
-            out.append(segment)
-    return "/".join(out) if out != [""] else "/"
+def under_prefix(path: str, prefix: str) -> bool:
+    """Whether aiohttp's static route at ``prefix`` takes ``path`` (decoded but for ``%2F`` and
+    ``%25``): it compares the normalised path, so ``/docs/../index.html`` is the web root's."""
+    norm = posixpath.normpath(path)
+    return norm == prefix or norm.startswith(prefix + "/")
 
 
-def _request_path(request: Request) -> str:
-    """The decoded request path after the dot segments of the raw path are removed."""
-    raw = request.scope.get("raw_path")
-    raw_text = raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
-    if _DOT_SEGMENT.search(raw_text):
-        raw_text = remove_dot_segments(raw_text)
-    return urllib.parse.unquote(raw_text)
+def name_under(path: str, prefix: str) -> str:
+    """The file name a static route at ``prefix`` reads from ``path``: the rest, fully decoded,
+    dot segments kept (the file lookup resolves them, so climbing above the folder is refused)."""
+    return urllib.parse.unquote(path[len(prefix) + 1:])
 
 
 def static_file(request: Request, root: Path, filename: str) -> Response:
@@ -187,10 +174,8 @@ def static_file(request: Request, root: Path, filename: str) -> Response:
     return file_answer(request, target)
 
 
-def template_asset(request: Request, frontend: Frontend, name: str) -> Response:
-    if frontend.legacy_templates is not None:
-        return static_file(request, frontend.legacy_templates, name)
-    target = frontend.templates.get(name) if frontend.templates else None
+def template_asset(request: Request, templates: Mapping[str, Path], name: str) -> Response:
+    target = templates.get(name)
     if target is None:
         raise HTTPError(text(TEXT_404, 404))
     return file_answer(request, target)
@@ -213,13 +198,16 @@ def register(router: Router, model: ComfyModel) -> None:
     async def static(request: Request) -> Response | None:
         if frontend is None:
             return None
-        path = _request_path(request)
-        if path.startswith("/templates/") and (frontend.templates is not None or frontend.legacy_templates):
-            return template_asset(request, frontend, path[len("/templates/"):])
-        if frontend.docs is not None and (path == "/docs" or path.startswith("/docs/")):
-            return static_file(request, frontend.docs, path[len("/docs/"):])
-        return static_file(request, frontend.web_root, path[1:])
+        # aiohttp resolves routes by the path decoded but for %2F and %25, never normalised
+        path = safe_path(request.scope)
+        if frontend.templates is not None and (found := _TEMPLATE_ROUTE.fullmatch(path)):
+            return template_asset(request, frontend.templates, urllib.parse.unquote(found.group(1)))
+        if frontend.legacy_templates is not None and under_prefix(path, "/templates"):
+            return static_file(request, frontend.legacy_templates, name_under(path, "/templates"))
+        if frontend.docs is not None and under_prefix(path, "/docs"):
+            return static_file(request, frontend.docs, name_under(path, "/docs"))
+        return static_file(request, frontend.web_root, name_under(path, ""))
 
-    router.add("GET", "/", root, api_alias=False)
+    router.add("GET", "/", root)  # /api/ is the index too, like every route
     router.add("GET", "/extensions", extensions)
     router.static = static
