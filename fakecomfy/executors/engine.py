@@ -16,10 +16,12 @@ from fakecomfy import protocol
 from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter, WorkerDied
 from fakecomfy.core.faults import OOM_TIPS, OOM_TYPES, FaultKind, fault_exception
 from fakecomfy.core.gate import Unit
+from fakecomfy.core.validation.definitions import finalize_inputs, input_info, is_v3
 from fakecomfy.core.validation.link_types import is_link
 from fakecomfy.exception_names import exception_type_name
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.graph import ExecutionPlan, GraphBreak, input_signatures, missing_source, unusable_inputs
+from fakecomfy.executors.signatures import node_function
 from fakecomfy.protocol import HistoryStatus, NodeState
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
@@ -254,6 +256,13 @@ class GraphExecutor:
         run.progress.finish(node_id)
 
     def _call(self, ctx: NodeContext, class_type: str, inputs: dict[str, Any]) -> NodeResult:
+        signature = node_function(class_type)
+        if signature is not None:
+            definition = self.env.catalog.static(class_type) or {}
+            declared = _declared_inputs(definition, ctx.prompt[ctx.node_id].get("inputs") or {})
+            unexpected = signature.unexpected(inputs, declared)
+            if unexpected is not None:
+                raise unexpected
         fn = self.nodes.get(class_type)
         if fn is not None:
             return fn(ctx, **inputs)
@@ -315,8 +324,11 @@ class GraphExecutor:
 
     def _resolve_inputs(self, run: _Run, node_id: str) -> dict[str, Any]:
         node = run.item.prompt[node_id]
+        node_inputs = node.get("inputs") or {}
+        definition = self.env.catalog.static(node["class_type"]) or {}
+        declared = _declared_inputs(definition, node_inputs)
         values: dict[str, Any] = {}
-        for name, value in (node.get("inputs") or {}).items():
+        for name, value in node_inputs.items():
             if is_link(value):
                 source, slot = value
                 outputs = run.values.get(source)
@@ -327,9 +339,8 @@ class GraphExecutor:
                 # real indexes its list of outputs: a bool slot is 0 or 1, a slot past the end
                 # is a missing input, a float one raises (list indices must be integers...)
                 values[name] = None if slot >= len(outputs) else list(outputs)[slot]
-            else:
+            elif name in declared or not definition:  # real drops a widget value the node does not declare
                 values[name] = value
-        definition = self.env.catalog.static(node["class_type"]) or {}
         hidden = (definition.get("input") or {}).get("hidden") or {}
         if isinstance(hidden, dict):
             for name, kind in hidden.items():
@@ -373,9 +384,23 @@ class GraphExecutor:
                 "exception_type": exception_type,
                 "traceback": traceback.format_tb(exc.__traceback__),
                 "current_inputs": {k: [_format_input(v, self.describe)] for k, v in failure.inputs.items()},
-                "current_outputs": list(run.item.prompt), "timestamp": now_ms()})
+                # real lists the ids its output cache holds keys for this prompt: every node of
+                # the prompt, in the order of a Python set of them
+                "current_outputs": list(set(run.item.prompt)), "timestamp": now_ms()})
         return Completion(HistoryStatus.ERROR, False, run.messages, run.ui_outputs, run.meta)
 
+
+
+def _declared_inputs(definition: dict[str, Any], node_inputs: dict[str, Any]) -> set[str]:
+    """The input names a node declares (required, optional, hidden), a V3 node's dynamic ones
+    expanded against the inputs it is given, as real reads them when it gathers a node's inputs."""
+    class_inputs = definition.get("input") or {}
+    if is_v3(definition):
+        finalized = finalize_inputs(class_inputs, node_inputs)
+        return {name for section in ("required", "optional") for name in finalized.get(section) or {}} | set(
+            class_inputs.get("hidden") or {})
+    return {name for name in node_inputs if input_info(class_inputs, name)[1] is not None} | {
+        name for section in ("required", "optional", "hidden") for name in class_inputs.get(section) or {}}
 
 
 class _PromptFacts:

@@ -113,7 +113,7 @@ def image_upscale_with_model(ctx: NodeContext, upscale_model: UpscaleModel, imag
 
 # ---- filters --------------------------------------------------------------------------------
 def image_invert(ctx: NodeContext, image: np.ndarray, **_: Any) -> NodeResult:
-    return single(1 - image)
+    return single(1.0 - image)  # a float on the left, as real computes it (its errors name a float)
 
 
 def image_blur(ctx: NodeContext, image: np.ndarray, blur_radius: int, sigma: float, **_: Any) -> NodeResult:

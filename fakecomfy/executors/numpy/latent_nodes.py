@@ -76,8 +76,9 @@ def latent_upscale(ctx: NodeContext, samples: Latent, upscale_method: str, width
 
 def latent_upscale_by(ctx: NodeContext, samples: Latent, upscale_method: str, scale_by: float,
                       **_: Any) -> NodeResult:
-    h, w = samples["samples"].shape[-2:]
-    return single(_rescaled(samples, round(w * scale_by), round(h * scale_by), upscale_method))
+    latent = samples.copy()  # real copies the latent first: a value that is no dict fails here
+    h, w = latent["samples"].shape[-2:]
+    return single(_rescaled(latent, round(w * scale_by), round(h * scale_by), upscale_method))
 
 
 # ---- batches --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def solid_mask(ctx: NodeContext, value: float, width: int, height: int, **_: Any
 
 
 def invert_mask(ctx: NodeContext, mask: np.ndarray, **_: Any) -> NodeResult:
-    return single(1 - mask)
+    return single(1.0 - mask)  # a float on the left, as real computes it (its errors name a float)
 
 
 def crop_mask(ctx: NodeContext, mask: np.ndarray, x: int, y: int, width: int, height: int, **_: Any) -> NodeResult:
