@@ -46,6 +46,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 WebSocketHandler = Callable[[RoutedWebSocket], Awaitable[None]]
 StaticHandler = Callable[[Request], Awaitable[Response | None]]
 
+# True in a request's scope once the static handler answers it (a file of the web root or its
+# refusal): files, not answers of the API the contract check holds to the spec.
+STATIC_ANSWER_KEY = "fakecomfy.static_answer"
+
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
 
@@ -207,9 +211,11 @@ class Router:
 
     async def _static(self, request: Request) -> Response:
         if self.static is not None:
+            request.scope[STATIC_ANSWER_KEY] = True  # its raised refusals too
             found = await self.static(request)
             if found is not None:
                 return found
+            request.scope[STATIC_ANSWER_KEY] = False
         return Response(b"", status_code=404, media_type=protocol.OCTET_MEDIA)
 
     def _in_subapp(self, path: str) -> bool:
