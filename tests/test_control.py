@@ -119,7 +119,9 @@ def test_a_slow_fault_slows_each_sampler_step(server: ServerThread, connect: Con
 def test_a_validation_fault_fails_post_prompt_like_a_node_error(server: ServerThread) -> None:
     control(server).add_fault(kind="validation", node_class="EmptyImage",
                               error={"type": "value_not_in_list", "message": "Value not in list",
-                                     "details": "color: 'x' not in []"})
+                                     "details": "color: 'x' not in []",
+                                     "extra_info": {"input_name": "color", "input_config": None,
+                                                    "received_value": "x"}})
     answer = httpx.post(server.url + "/prompt", json={"prompt": empty_save()}, timeout=TIMEOUT)
     assert answer.status_code == 400
     body = answer.json()

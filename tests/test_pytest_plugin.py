@@ -186,8 +186,11 @@ def test_the_marker_sets_node_times_and_seed_for_one_test(pytester: pytest.Pytes
 
 def test_the_marker_gives_other_settings_a_server_of_their_own(pytester: pytest.Pytester) -> None:
     catalog = pytester.path / "custom.json"
-    catalog.write_text(json.dumps({"MyNode": {"input": {"required": {}}, "output": [], "output_node": True,
-                                              "name": "MyNode", "display_name": "My node", "category": "custom"}}))
+    # a node as a real server's /object_info describes it
+    catalog.write_text(json.dumps({"MyNode": {
+        "input": {"required": {}}, "input_order": {"required": []}, "output": [], "output_is_list": [],
+        "output_name": [], "output_node": True, "name": "MyNode", "display_name": "My node", "description": "",
+        "python_module": "custom_nodes.my_node", "category": "custom"}}))
     pytester.makepyfile(f"""
         import json, urllib.request
         import pytest

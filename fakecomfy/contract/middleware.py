@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fakecomfy import protocol
 from fakecomfy.contract import spec
+from fakecomfy.web.intercept import FAULT_ANSWER_KEY
 from fakecomfy.web.routing import STATIC_ANSWER_KEY
 
 ENV_FLAG = "FAKECOMFY_SPEC_CHECK"
@@ -77,8 +78,10 @@ class SpecCheckMiddleware:
                 headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", []))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and not scope.get(STATIC_ANSWER_KEY):
-                    # the static route's answers are the frontend's files, outside the API document
+                if not message.get("more_body", False) and not scope.get(STATIC_ANSWER_KEY) \
+                        and not scope.get(FAULT_ANSWER_KEY):
+                    # the static route's answers are the frontend's files and a route fault's the
+                    # test's own: both outside the API document
                     _check(method, path, status, headers, b"".join(chunks))
             await send(message)
 

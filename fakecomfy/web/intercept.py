@@ -19,6 +19,9 @@ from fakecomfy.web.coalesce import ABORT_EXTENSION
 from fakecomfy.web.routing import reject_handshake
 
 JOURNAL_BODY_LIMIT = 1024 * 1024  # bodies past this are recorded by size only
+# True in a request's scope when a route fault answered it: the test's chosen status and body,
+# which no API document describes (the contract check leaves such answers alone).
+FAULT_ANSWER_KEY = "fakecomfy.fault_answer"
 
 
 class InterceptMiddleware:
@@ -37,6 +40,7 @@ class InterceptMiddleware:
             fault = self.faults.take_route(method, scope["path"])
             if fault is not None:
                 self._record(scope, b"", None if fault.kind is FaultKind.DROP else fault.status)
+                scope[FAULT_ANSWER_KEY] = True
                 await _strike(fault, scope, receive, send)
                 return
         if kind == "websocket":
