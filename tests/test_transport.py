@@ -736,3 +736,22 @@ def test_handshake_versions_and_keys_are_checked_like_aiohttp(headers: list[tupl
     from fakecomfy.web.transport import handshake_refusal
 
     assert handshake_refusal(Headers(headers)) == refusal
+
+
+def test_an_http_1_0_answer_of_unknown_length_is_sent_unchunked_and_ends_with_the_connection() -> None:
+    from fakecomfy.web.transport import VersionedWrites
+
+    class Closable(_Written):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    written = Closable()
+    writes = VersionedWrites(written, "1.0", keep_alive=True)
+    writes.write(b"HTTP/1.1 416 Range Not Satisfiable\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+    writes.write(b"4\r\nx0\r\n\r\n")  # a chunk whose body ends like the last chunk
+    assert not written.closed
+    writes.write(b"3\r\nabc\r\n0\r\n\r\n")
+    assert written.data == [b"HTTP/1.0 416 Range Not Satisfiable\r\n\r\n", b"x0\r\n", b"abc"]
+    assert written.closed

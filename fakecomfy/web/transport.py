@@ -177,6 +177,10 @@ def not_found_text() -> ASGIApp:
     return app
 
 
+CHUNKED_HEADER = b"transfer-encoding: chunked\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+
+
 class VersionedWrites:
     """A cycle's transport whose response head changes: for a request that is not HTTP/1.1,
     aiohttp answers in the request's version and says ``Connection: keep-alive`` to HTTP/1.0 only
@@ -188,6 +192,7 @@ class VersionedWrites:
         self._version = version.encode("ascii")
         self._connection = b"connection: keep-alive\r\n" if keep_alive and version == "1.0" else b""
         self._head_written = False
+        self._unchunk = False
         self.reason: bytes | None = None
 
     def write(self, data: bytes) -> None:
@@ -198,9 +203,30 @@ class VersionedWrites:
             if self.reason is not None:
                 reason = self.reason
             if self._version != b"1.1":
-                rest = rest[:-2].replace(b"connection: close\r\n", b"") + self._connection + b"\r\n"
+                rest = rest[:-2].replace(b"connection: close\r\n", b"")
+                if self._version == b"1.0" and CHUNKED_HEADER in rest:
+                    # HTTP/1.0 has no chunks: aiohttp sends a body of unknown length as it is,
+                    # without a Connection header, and the end of the connection ends the body
+                    rest, self._unchunk = rest.replace(CHUNKED_HEADER, b""), True
+                else:
+                    rest += self._connection
+                rest += b"\r\n"
             data = b"HTTP/" + self._version + b" " + status + b" " + reason + b"\r\n" + rest
+        elif self._unchunk:
+            self._write_unchunked(bytes(data))
+            return
         self._transport.write(data)
+
+    def _write_unchunked(self, data: bytes) -> None:
+        """One of uvicorn's chunked writes (``size CRLF body CRLF``, the last ending with
+        ``0 CRLF CRLF``) as plain body bytes; after the last the connection is closed."""
+        if not data.startswith(LAST_CHUNK):
+            size, _, data = data.partition(b"\r\n")
+            end = int(size, 16)
+            self._transport.write(data[:end])
+            data = data[end + 2:]
+        if data == LAST_CHUNK:
+            self._transport.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
