@@ -103,4 +103,4 @@ def _body(value: Any) -> tuple[bytes, str | None]:
     return json.dumps(value).encode("utf-8"), protocol.JSON_MEDIA
 
 
-__all__ = ["JOURNAL_BODY_LIMIT", "InterceptMiddleware"]
+__all__ = ["FAULT_ANSWER_KEY", "JOURNAL_BODY_LIMIT", "InterceptMiddleware"]
