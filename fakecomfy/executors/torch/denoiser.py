@@ -1,0 +1,102 @@
+"""A deterministic stand-in for a diffusion model's UNet: no weights to download.
+
+The model behaves like an eps-prediction model of the SD family seen through k-diffusion's
+denoiser convention: ``denoise(x, sigma, cond) -> denoised``. It "knows" one clean latent per
+conditioning (a smooth pattern projected from the text embedding) and predicts the noise that
+separates ``x`` from it, corrected by a small convolutional network whose weights come from a
+fixed seed derived from the checkpoint name. So sampling really converges, the same seed and
+prompt give the same latent, and the cost of each model call grows with batch and resolution
+(a few 3x3 convolutions over every latent pixel), as a UNet's does.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from fakecomfy.executors.torch.sampling import SD15, DiscreteSigmas
+
+HIDDEN = 32  # channels of the stand-in's convolutions: sets the cost of a model call
+GRID = 8  # the clean latent's pattern is drawn on a GRID x GRID grid, then upsampled
+EMBED = 32  # width of the timestep embedding
+CORRECTION = 0.1  # how much the network bends the ideal noise prediction
+# The clean latent is the checkpoint's own pattern plus a smaller prompt-dependent part, so
+# cond and uncond predictions differ moderately and cfg 7 stays in range, as with real models.
+PROMPT_SHARE = 0.2
+
+
+def _seed_of(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"standin|{name}".encode()).digest()[:8], "little")
+
+
+class StandInModel(torch.nn.Module):  # type: ignore[misc]  # torch is Any without its stubs
+    """A small conditioned conv net over latents of ``channels`` channels."""
+
+    def __init__(self, name: str, channels: int = 4, sampling: DiscreteSigmas = SD15) -> None:
+        super().__init__()
+        self.name = name
+        self.channels = channels
+        self.sampling = sampling
+        generator = torch.Generator().manual_seed(_seed_of(name))
+        self.inp = torch.nn.Conv2d(channels, HIDDEN, 3, padding=1)
+        self.mid = torch.nn.Conv2d(HIDDEN, HIDDEN, 3, padding=1)
+        self.out = torch.nn.Conv2d(HIDDEN, channels, 3, padding=1)
+        self.time = torch.nn.Linear(EMBED, HIDDEN)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                fan_in = max(1, parameter[0].numel())
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) / math.sqrt(fan_in))
+        self._generator_seed = _seed_of(name)
+        self._base = torch.tanh(torch.randn(1, channels, GRID, GRID, generator=generator))
+        self.requires_grad_(False)
+
+    # -- conditioning ---------------------------------------------------------------------------
+    def _projection(self, width: int, rows: int, device: Any) -> Any:
+        """A fixed random projection from text width to ``rows`` values (seeded by name and width)."""
+        generator = torch.Generator().manual_seed((self._generator_seed + width * 7919 + rows) % 2**63)
+        return (torch.randn(width, rows, generator=generator) / math.sqrt(width)).to(device)
+
+    def clean_latent(self, text: Any, height: int, width: int) -> Any:
+        """The clean latent the model believes in for each text summary row of [N, D]."""
+        grid = text @ self._projection(text.shape[-1], self.channels * GRID * GRID, text.device)
+        grid = torch.tanh(grid).view(-1, self.channels, GRID, GRID) * PROMPT_SHARE + self._base.to(text.device)
+        return F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=False)
+
+    def text_bias(self, text: Any) -> Any:
+        return (text @ self._projection(text.shape[-1], HIDDEN, text.device)).view(-1, HIDDEN, 1, 1)
+
+    # -- one model call ---------------------------------------------------------------------------
+    def _embed(self, timestep: Any) -> Any:
+        half = EMBED // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half).to(timestep.device)
+        angles = timestep.float()[:, None] * freqs[None]
+        return torch.cat([angles.cos(), angles.sin()], dim=1)
+
+    def forward(self, x: Any, sigma: Any, text: Any) -> Any:
+        """The denoised latent for x [B, C, H, W] at noise levels sigma [B], conditioned on text
+        summaries [B or 1, D] (see :func:`summary`; cond and uncond rows batched as real does)."""
+        s = sigma.view(-1, 1, 1, 1).to(x.dtype)
+        scaled = x / (s ** 2 + 1) ** 0.5  # eps models see the input at unit variance
+        timestep = self.sampling.timestep(sigma.cpu()).to(x.device)
+        h = F.silu(self.inp(scaled) + self.time(self._embed(timestep))[:, :, None, None] + self.text_bias(text))
+        h = F.silu(self.mid(h))
+        clean = self.clean_latent(text, x.shape[2], x.shape[3])
+        eps = (x - clean) / s + CORRECTION * torch.tanh(self.out(h))
+        return x - eps * s
+
+
+def summary(cond: Any) -> Any:
+    """What the stand-in reads of a conditioning tensor [N, tokens, D]: its mean token,
+    normalised to unit variance per element, [N, D]."""
+    text = torch.as_tensor(cond).float().mean(dim=1)
+    return text / (text.pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-6)
+
+
+@functools.lru_cache(maxsize=8)
+def load_model(ckpt_name: str, channels: int = 4) -> StandInModel:
+    """The stand-in model of a checkpoint: the same name always gives the same weights."""
+    return StandInModel(ckpt_name, channels).eval()
