@@ -33,7 +33,7 @@ def _seed_of(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"standin|{name}".encode()).digest()[:8], "little")
 
 
-class StandInModel(torch.nn.Module):  # type: ignore[misc]  # torch is Any without its stubs
+class StandInModel(torch.nn.Module):  # type: ignore[misc,unused-ignore]  # torch is Any without it
     """A small conditioned conv net over latents of ``channels`` channels."""
 
     def __init__(self, name: str, channels: int = 4, sampling: DiscreteSigmas = SD15) -> None:
