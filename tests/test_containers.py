@@ -29,10 +29,13 @@ README_EXAMPLE = re.search(r"```py\n(.*?FakeComfyContainer.*?)```", (ROOT / "REA
 IMPORT_ALL = """
 import importlib, pkgutil, sys, fakecomfy
 for info in pkgutil.walk_packages(fakecomfy.__path__, "fakecomfy."):
-    # __main__ would serve; pytest_plugin is loaded by pytest only, which the wheel does not need
-    if info.name not in ("fakecomfy.containers", "fakecomfy.__main__", "fakecomfy.pytest_plugin"):
+    # __main__ would serve; pytest_plugin is loaded by pytest only, which the wheel does not need;
+    # the torch family is the [torch] extra's
+    if info.name not in ("fakecomfy.containers", "fakecomfy.__main__", "fakecomfy.pytest_plugin") \
+            and not info.name.startswith("fakecomfy.executors.torch"):
         importlib.import_module(info.name)
 assert "testcontainers" not in sys.modules, "a core module imported testcontainers"
+assert "torch" not in sys.modules, "a core module imported torch"
 try:
     import fakecomfy.containers
 except ImportError as exc:
