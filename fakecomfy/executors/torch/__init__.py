@@ -13,7 +13,7 @@ import importlib
 
 from fakecomfy.executors.base import NodeFunction
 from fakecomfy.executors.numpy import IS_CHANGED
-from fakecomfy.executors.torch import adapted, image_nodes, latent_nodes, mask_nodes, model_nodes
+from fakecomfy.executors.torch import adapted, custom_sampler_nodes, image_nodes, latent_nodes, mask_nodes, model_nodes
 from fakecomfy.executors.torch.adapted import fallback
 from fakecomfy.executors.torch.values import describe
 
@@ -37,6 +37,7 @@ _OWN: dict[str, NodeFunction] = {
     **latent_nodes.NODES,
     **model_nodes.NODES,
     **_sampler_nodes(),
+    **custom_sampler_nodes.NODES,
 }
 NODES: dict[str, NodeFunction] = {**adapted.adapted_nodes(_OWN), **_OWN}
 

@@ -51,8 +51,28 @@ class SamplingJob:
     force_full_denoise: bool = False
 
 
+@dataclass
+class Guidance:
+    """What a guider brings to sampling: the model, its conditionings and cfg (no negative:
+    the model's conditional prediction alone, as BasicGuider)."""
+
+    model: Any
+    positive: Any
+    negative: Any | None
+    cfg: float
+
+
+@dataclass
+class Sampled:
+    """A sampling run's latent and the last step's denoised prediction (None when no step ran),
+    both out of the model's latent space."""
+
+    samples: Any
+    denoised: Any | None
+
+
 def run(ctx: NodeContext, job: SamplingJob) -> Latent:
-    samples = _fix_empty_channels(torch.as_tensor(job.latent["samples"]).float(), job.model.latent_channels)
+    samples = fix_empty_channels(torch.as_tensor(job.latent["samples"]).float(), job.model.latent_channels)
     if job.disable_noise:
         noise = torch.zeros(samples.shape, dtype=torch.float32)
     else:
@@ -63,35 +83,43 @@ def run(ctx: NodeContext, job: SamplingJob) -> Latent:
     if window is None or window.shape[-1] == 0:  # nothing to sample: real returns the latent as it came
         out["samples"] = samples
         return out
-    out["samples"] = _sample(ctx, job, samples, noise, window)
+    guidance = Guidance(job.model, job.positive, None if math.isclose(job.cfg, 1.0) else job.negative, job.cfg)
+    out["samples"] = sample(ctx, guidance, job.sampler_name, job.seed, samples, job.latent.get("noise_mask"),
+                            noise, window).samples
     return out
 
 
-def _fix_empty_channels(samples: Any, channels: int) -> Any:
+def fix_empty_channels(samples: Any, channels: int) -> Any:
     """ComfyUI quietly gives an all-zero latent the model's channel count."""
     if samples.ndim == 4 and samples.shape[1] != channels and torch.count_nonzero(samples) == 0:
         return torch.zeros((samples.shape[0], channels, *samples.shape[2:]), dtype=samples.dtype)
     return samples
 
 
-def _sample(ctx: NodeContext, job: SamplingJob, samples: Any, noise: Any, sigmas: Any) -> Any:
-    model = load_model(job.model.name, job.model.latent_channels)
-    scale = SCALE_FACTORS.get(job.model.arch, DEFAULT_SCALE)
+def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, samples: Any, noise_mask: Any,
+           noise: Any, sigmas: Any) -> Sampled:
+    """One run of a sampler over ``sigmas`` (at least one), as real's guider samples: the
+    latent into the model's space, noised to the first sigma, the steps, and back out.
+    ``seed`` seeds the samplers' own noise (ancestral, SDE, ddim's inpaint noise)."""
+    model = load_model(guidance.model.name, guidance.model.latent_channels)
+    scale = SCALE_FACTORS.get(guidance.model.arch, DEFAULT_SCALE)
     empty = torch.count_nonzero(samples) == 0
     latent = samples if empty else samples * scale  # process_latent_in leaves an empty latent alone
-    mask = _mask(job.latent.get("noise_mask"), latent.shape)
+    mask = _mask(noise_mask, latent.shape)
     # ddim is euler whose masked area is filled with its own noise of seed + 1
-    inpaint_noise = sampling.prepare_noise(noise.shape, job.seed + 1) if job.sampler_name == "ddim" else noise
+    inpaint_noise = sampling.prepare_noise(noise.shape, seed + 1) if sampler_name == "ddim" else noise
     first = sigmas[0]
     top = sampling.SD15.sigma_max
     max_denoise = math.isclose(top, float(first), rel_tol=1e-5) or float(first) > top
     x = noise * ((1.0 + first ** 2) ** 0.5 if max_denoise else first) + latent
-    denoise = _guided(ctx, model, job, latent.shape[0])
+    denoise = _guided(ctx, model, guidance, latent.shape[0])
     if mask is not None:
         denoise = _masked(denoise, mask, latent, inpaint_noise)
     total = len(sigmas) - 1
+    last: list[Any] = []
 
     def on_step(i: int, denoised: Any, current: Any) -> None:
+        last[:] = [denoised]
         ctx.sleep(ctx.node_time, interruptible=True)
         preview = None
         if ctx.sampler_previews:
@@ -99,16 +127,17 @@ def _sample(ctx: NodeContext, job: SamplingJob, samples: Any, noise: Any, sigmas
             preview = Preview(picture, PreviewFormat.JPEG, max_size=PREVIEW_SIZE)
         ctx.progress(i + 1, total, preview)
 
-    algorithm, _ = solvers.solver(job.sampler_name)
+    algorithm, _ = solvers.solver(sampler_name)
     with torch.no_grad():
-        result = algorithm(denoise, x, sigmas, job.seed, on_step)
-    return result / scale  # process_latent_out
+        result = algorithm(denoise, x, sigmas, seed, on_step)
+    return Sampled(result / scale, last[0] / scale if last else None)  # process_latent_out
 
 
-def _guided(ctx: NodeContext, model: StandInModel, job: SamplingJob, batch: int) -> solvers.Denoiser:
-    """The cfg denoiser: cond and uncond in one batched model call; cfg 1 skips the uncond pass."""
-    positive = _text(job.positive, batch)
-    negative = None if math.isclose(job.cfg, 1.0) else _text(job.negative, batch)
+def _guided(ctx: NodeContext, model: StandInModel, guidance: Guidance, batch: int) -> solvers.Denoiser:
+    """The cfg denoiser: cond and uncond in one batched model call; without a negative (cfg 1)
+    the uncond pass is skipped."""
+    positive = _text(guidance.positive, batch)
+    negative = None if guidance.negative is None else _text(guidance.negative, batch)
 
     def denoise(x: Any, sigma: Any) -> Any:
         ctx.check_interrupt()
@@ -116,7 +145,7 @@ def _guided(ctx: NodeContext, model: StandInModel, job: SamplingJob, batch: int)
             return model(x, sigma, positive)
         both = model(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([positive, negative]))
         cond, uncond = both.chunk(2)
-        return uncond + (cond - uncond) * job.cfg
+        return uncond + (cond - uncond) * guidance.cfg
 
     return denoise
 

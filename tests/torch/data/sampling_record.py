@@ -20,6 +20,8 @@ import comfy.model_sampling as cms  # noqa: E402
 import comfy.sample  # noqa: E402
 import comfy.samplers  # noqa: E402
 import torch  # noqa: E402
+from comfy.extra_samplers import uni_pc  # noqa: E402
+from comfy_extras import nodes_custom_sampler as ncs  # noqa: E402
 
 
 class SD15Sampling(cms.ModelSamplingDiscrete, cms.EPS):  # type: ignore[misc]
@@ -41,7 +43,7 @@ def toy(x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
 
 
 class Toy:
-    inner_model = SimpleNamespace(inner_model=SimpleNamespace(model_sampling=MS))
+    inner_model = SimpleNamespace(inner_model=SimpleNamespace(model_sampling=MS), model_patcher=Model())
 
     def __init__(self) -> None:
         self.calls = 0
@@ -53,6 +55,26 @@ class Toy:
 
 def values(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.flatten()]
+
+
+def custom_sigmas() -> dict[str, list[float]]:
+    """The SIGMAS of the custom-sampling nodes, keyed by node and inputs."""
+    out: dict[str, list[float]] = {}
+    base = comfy.samplers.calculate_sigmas(MS, "karras", 6)
+    for scheduler, steps, denoise in [("karras", 6, 1.0), ("normal", 10, 0.5), ("simple", 4, 0.0), ("beta", 3, 0.7)]:
+        out[f"BasicScheduler|{scheduler}|{steps}|{denoise}"] = values(
+            ncs.BasicScheduler.execute(Model(), scheduler, steps, denoise)[0])
+    for steps, hi, lo, rho in [(5, 14.614642, 0.0291675, 7.0), (3, 10.0, 0.5, 3.0)]:
+        out[f"KarrasScheduler|{steps}|{hi}|{lo}|{rho}"] = values(ncs.KarrasScheduler.execute(steps, hi, lo, rho)[0])
+        out[f"ExponentialScheduler|{steps}|{hi}|{lo}"] = values(ncs.ExponentialScheduler.execute(steps, hi, lo)[0])
+    for step in (0, 2, 6, 9):
+        high, low = ncs.SplitSigmas.execute(base, step)[:2]
+        out[f"SplitSigmas|{step}|high"], out[f"SplitSigmas|{step}|low"] = values(high), values(low)
+    for denoise in (0.0, 0.5, 0.34, 1.0):
+        high, low = ncs.SplitSigmasDenoise.execute(base, denoise)[:2]
+        out[f"SplitSigmasDenoise|{denoise}|high"], out[f"SplitSigmasDenoise|{denoise}|low"] = values(high), values(low)
+    out["FlipSigmas"] = values(ncs.FlipSigmas.execute(base.clone())[0])
+    return out
 
 
 def main() -> None:
@@ -81,7 +103,26 @@ def main() -> None:
             out = getattr(kds, f"sample_{name}")(model, start * sig[0], sig, extra_args={"seed": 11},
                                                  callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
             runs[f"{name}|{scheduler}|{steps}"] = {"out": values(out), "calls": model.calls, "callbacks": seen}
+    for name, cases in [("dpmpp_sde", [("karras", 6), ("normal", 5)]), ("dpmpp_sde_gpu", [("karras", 6)]),
+                        ("dpmpp_2m_sde", [("karras", 6), ("normal", 5), ("karras", 1)]),
+                        ("dpmpp_2m_sde_gpu", [("karras", 6)]), ("dpmpp_2m_sde_heun", [("karras", 6)]),
+                        ("dpmpp_3m_sde", [("karras", 6), ("normal", 5), ("karras", 2)]),
+                        ("dpmpp_3m_sde_gpu", [("karras", 6)]),
+                        ("uni_pc", [("karras", 6), ("normal", 5), ("karras", 3), ("karras", 2), ("normal", 1)]),
+                        ("uni_pc_bh2", [("karras", 6), ("normal", 5), ("karras", 2)])]:
+        if name.startswith("uni_pc"):
+            sample = uni_pc.sample_unipc if name == "uni_pc" else uni_pc.sample_unipc_bh2
+        else:
+            sample = getattr(kds, f"sample_{name}")
+        for scheduler, steps in cases:
+            sig = comfy.samplers.calculate_sigmas(MS, scheduler, steps)
+            model = Toy()
+            seen = []
+            out = sample(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
+                         callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
+            runs[f"{name}|{scheduler}|{steps}"] = {"out": values(out), "calls": model.calls, "callbacks": seen}
     facts["samplers"] = runs
+    facts["custom_sigmas"] = custom_sigmas()
     out_path = Path(__file__).with_name("sampling_facts.json")
     out_path.write_text(json.dumps(facts, indent=0) + "\n")
     print("wrote", out_path)

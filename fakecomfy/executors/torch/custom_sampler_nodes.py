@@ -1,0 +1,139 @@
+"""SamplerCustom, SamplerCustomAdvanced and the nodes that feed them (samplers, sigma
+schedules, noise, guiders) on the torch family's real sampling loop.
+
+Values as real's: SIGMAS a 1-D float32 tensor, SAMPLER / NOISE / GUIDER the numpy family's
+objects (they print as real's classes do). Both custom samplers give ``output`` and
+``denoised_output``: the last step's denoised prediction, or the output itself when no step ran.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
+from fakecomfy.executors.numpy.registry import timed
+from fakecomfy.executors.numpy.values import Guider, Noise, Sampler
+from fakecomfy.executors.torch import sampling
+from fakecomfy.executors.torch.sampler_nodes import Guidance, Latent, fix_empty_channels, sample
+
+# ---- the custom samplers -----------------------------------------------------------------------
+
+
+def _custom(ctx: NodeContext, guider: Guider, noise: Noise, sampler: Sampler, sigmas: Any,
+            latent_image: Latent) -> NodeResult:
+    latent = dict(latent_image)
+    samples = fix_empty_channels(torch.as_tensor(latent["samples"]).float(), guider.model.latent_channels)
+    latent["samples"] = samples
+    if noise.enabled:
+        drawn = sampling.prepare_noise(samples.shape, noise.seed, latent.get("batch_index"))
+    else:
+        drawn = torch.zeros(samples.shape, dtype=torch.float32)
+    sigmas = torch.as_tensor(sigmas).float()
+    out = dict(latent)
+    if sigmas.shape[-1] == 0:  # real's guider hands the latent back untouched, and no step ran
+        return NodeResult((out, out))
+    negative = None if math.isclose(guider.cfg, 1.0) else guider.negative
+    guidance = Guidance(guider.model, guider.positive, negative, guider.cfg)
+    result = sample(ctx, guidance, sampler.name, noise.seed, samples, latent.get("noise_mask"), drawn, sigmas)
+    out["samples"] = result.samples
+    if result.denoised is None:
+        return NodeResult((out, out))
+    return NodeResult((out, {**latent, "samples": result.denoised}))
+
+
+def sampler_custom(ctx: NodeContext, model: Any, add_noise: bool, noise_seed: int, cfg: float, positive: Any,
+                   negative: Any, sampler: Sampler, sigmas: Any, latent_image: Latent, **_: Any) -> NodeResult:
+    # noise_seed seeds the sampler's own noise even when no initial noise is added
+    noise = Noise(noise_seed, enabled=bool(add_noise))
+    return _custom(ctx, Guider(model, positive, negative, cfg), noise, sampler, sigmas, latent_image)
+
+
+def sampler_custom_advanced(ctx: NodeContext, noise: Noise, guider: Guider, sampler: Sampler, sigmas: Any,
+                            latent_image: Latent, **_: Any) -> NodeResult:
+    return _custom(ctx, guider, noise, sampler, sigmas, latent_image)
+
+
+# ---- samplers, noise, guiders ------------------------------------------------------------------
+def ksampler_select(ctx: NodeContext, sampler_name: str, **_: Any) -> NodeResult:
+    return NodeResult((Sampler(sampler_name),))
+
+
+def random_noise(ctx: NodeContext, noise_seed: int, **_: Any) -> NodeResult:
+    return NodeResult((Noise(noise_seed),))
+
+
+def disable_noise(ctx: NodeContext, **_: Any) -> NodeResult:
+    return NodeResult((Noise(0, enabled=False),))
+
+
+def cfg_guider(ctx: NodeContext, model: Any, positive: Any, negative: Any, cfg: float, **_: Any) -> NodeResult:
+    return NodeResult((Guider(model, positive, negative, cfg),))
+
+
+def basic_guider(ctx: NodeContext, model: Any, conditioning: Any, **_: Any) -> NodeResult:
+    return NodeResult((Guider(model, conditioning, None, 1.0),))
+
+
+# ---- sigmas ------------------------------------------------------------------------------------
+def basic_scheduler(ctx: NodeContext, model: Any, scheduler: str, steps: int, denoise: float,
+                    **_: Any) -> NodeResult:
+    if denoise <= 0.0:
+        return NodeResult((torch.zeros((0,), dtype=torch.float32),))
+    total = steps if denoise >= 1.0 else int(steps / denoise)
+    return NodeResult((sampling.schedule(scheduler, total)[-(steps + 1):],))
+
+
+def karras_scheduler(ctx: NodeContext, steps: int, sigma_max: float, sigma_min: float, rho: float,
+                     **_: Any) -> NodeResult:
+    ramp = torch.linspace(0, 1, steps)
+    low, high = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    return NodeResult((_append_zero((high + ramp * (low - high)) ** rho),))
+
+
+def exponential_scheduler(ctx: NodeContext, steps: int, sigma_max: float, sigma_min: float,
+                          **_: Any) -> NodeResult:
+    return NodeResult((_append_zero(torch.linspace(math.log(sigma_max), math.log(sigma_min), steps).exp()),))
+
+
+def split_sigmas(ctx: NodeContext, sigmas: Any, step: int, **_: Any) -> NodeResult:
+    return NodeResult((sigmas[:step + 1], sigmas[step:]))
+
+
+def split_sigmas_denoise(ctx: NodeContext, sigmas: Any, denoise: float, **_: Any) -> NodeResult:
+    steps = max(sigmas.shape[-1] - 1, 0)
+    total = round(steps * denoise)
+    # as real: a denoise that rounds to no steps leaves high empty (sigmas[:-0])
+    return NodeResult((sigmas[:-total], sigmas[-(total + 1):]))
+
+
+def flip_sigmas(ctx: NodeContext, sigmas: Any, **_: Any) -> NodeResult:
+    if len(sigmas) == 0:
+        return NodeResult((sigmas,))
+    flipped = sigmas.flip(0)
+    if flipped[0] == 0:
+        flipped[0] = 0.0001
+    return NodeResult((flipped,))
+
+
+def _append_zero(x: Any) -> Any:
+    return torch.cat([x, x.new_zeros([1])])
+
+
+NODES: dict[str, NodeFunction] = {
+    # The samplers spend their node time per step themselves; the other nodes once, in timed().
+    "SamplerCustom": sampler_custom,
+    "SamplerCustomAdvanced": sampler_custom_advanced,
+    "KSamplerSelect": timed(ksampler_select),
+    "RandomNoise": timed(random_noise),
+    "DisableNoise": timed(disable_noise),
+    "CFGGuider": timed(cfg_guider),
+    "BasicGuider": timed(basic_guider),
+    "BasicScheduler": timed(basic_scheduler),
+    "KarrasScheduler": timed(karras_scheduler),
+    "ExponentialScheduler": timed(exponential_scheduler),
+    "SplitSigmas": timed(split_sigmas),
+    "SplitSigmasDenoise": timed(split_sigmas_denoise),
+    "FlipSigmas": timed(flip_sigmas),
+}
