@@ -35,6 +35,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--front-end-root", type=Path, metavar="DIR",
                    help="serve the web frontend in DIR at / (default: the installed fakecomfy[ui] frontend)")
     p.add_argument("--executor", help="executor name (default numpy)")
+    p.add_argument("--cpu", action="store_true", default=None,
+                   help="the torch executor uses the CPU even where CUDA is available")
     p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
                    help="execution time of a node class; for samplers, seconds per step (repeatable)")
     p.add_argument("--populate-defaults", action="store_true",
@@ -50,7 +52,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
     values.update(env_defaults(environ))
     for name in ("listen", "port", "base_directory", "input_directory", "output_directory",
                  "temp_directory", "user_directory", "multi_user", "enable_cors_header",
-                 "max_upload_size", "disable_metadata", "executor", "front_end_root"):
+                 "max_upload_size", "disable_metadata", "executor", "cpu", "front_end_root"):
         v = getattr(args, name, None)
         if v is not None:
             values[name] = v

@@ -39,6 +39,8 @@ class Settings:
     front_end_root: Path | None = None
     front_end: bool = False
     executor: str = "numpy"
+    # ComfyUI's --cpu: the torch executor runs on the CPU even where CUDA is available.
+    cpu: bool = False
     node_times: dict[str, float] = field(default_factory=dict)
     log_requests: bool = True
     # The control plane over HTTP under /_fakecomfy/ (its Python side is always there).
@@ -121,6 +123,8 @@ def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
         out["control_api"] = env["FAKECOMFY_CONTROL_API"].lower() in _TRUE
     if env.get("FAKECOMFY_FRONT_END"):
         out["front_end"] = env["FAKECOMFY_FRONT_END"].lower() in _TRUE
+    if env.get("FAKECOMFY_CPU"):
+        out["cpu"] = env["FAKECOMFY_CPU"].lower() in _TRUE
     if env.get("FAKECOMFY_DISABLE_METADATA"):
         out["disable_metadata"] = env["FAKECOMFY_DISABLE_METADATA"].lower() in _TRUE
     if "FAKECOMFY_ENABLE_CORS_HEADER" in env:

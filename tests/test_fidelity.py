@@ -35,8 +35,9 @@ if not COMPARE.is_file():
 
 
 
-@pytest.fixture(scope="module")
-def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def serve_for_scoring(tmp_path_factory: pytest.TempPathFactory, *flags: str,
+                      start_timeout: float = 20) -> Iterator[str]:
+    """``fakecomfy serve`` (with extra ``flags``) as the scoring runs start it; yields its URL."""
     base = tmp_path_factory.mktemp("fidelity-base")
     shutil.copytree(SHARED / "fixtures" / "input", base / "input")
     shutil.copytree(SHARED / "fixtures" / "models", base / "models")
@@ -45,11 +46,11 @@ def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakecomfy", "serve", "--port", str(port), "--base-directory", str(base),
-         "--node-time", "ImageBlur=3", "--node-time", "KSampler=1", "--quiet"],
+         "--node-time", "ImageBlur=3", "--node-time", "KSampler=1", "--quiet", *flags],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + start_timeout
     while True:
         try:
             requests.get(url + "/system_stats", timeout=2)
@@ -62,6 +63,11 @@ def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_for_scoring(tmp_path_factory)
 
 
 def run_compare(url: str, scenarios: list[str]) -> dict[str, dict[str, Any]]:

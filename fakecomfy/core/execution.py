@@ -107,6 +107,17 @@ class Executor(Protocol):
         """POST /free: drop cached outputs (and models)."""
 
 
+class DeviceReport(Protocol):
+    """What an executor that runs on real devices tells ``/system_stats`` (the torch family
+    offers one as :attr:`ExecutionEnv.devices`; without it the core reports this machine's CPU)."""
+
+    def torch_version(self) -> str:
+        """The ``pytorch_version`` to report."""
+
+    def devices(self) -> list[dict[str, Any]]:
+        """The ``devices`` entries: name, type, index, vram_total/free, torch_vram_total/free."""
+
+
 class WorkerDied(Exception):
     """Raised by an executor for a ``worker_death`` fault: the worker stops taking prompts, the
     way real ComfyUI's prompt worker thread dies of an error outside any node (the prompt it
@@ -145,3 +156,5 @@ class ExecutionEnv:
     faults: Faults = field(default_factory=Faults)
     gate: Gate = field(default_factory=Gate)
     ids: IdSource = field(default_factory=IdSource)
+    # Set by an executor that runs on real devices (the torch family); None: the CPU as today.
+    devices: DeviceReport | None = None

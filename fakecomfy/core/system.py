@@ -10,6 +10,7 @@ import sys
 from typing import Any, TypedDict
 
 from fakecomfy import protocol
+from fakecomfy.core.execution import DeviceReport
 
 # Reported when torch is not installed; clients parse it, so it must look like a torch version.
 FALLBACK_TORCH_VERSION = "2.9.1+cpu"
@@ -37,7 +38,14 @@ def torch_version() -> str:
     return str(getattr(mod, "__version__", FALLBACK_TORCH_VERSION))
 
 
-def system_stats(argv: list[str]) -> dict[str, Any]:
+def cpu_device(total: int, free: int) -> dict[str, Any]:
+    """The device entry real reports when it runs on the CPU (its RAM as the device's memory)."""
+    return {"name": "cpu", "type": "cpu", "index": None, "vram_total": total, "vram_free": free,
+            "torch_vram_total": total, "torch_vram_free": free}
+
+
+def system_stats(argv: list[str], report: DeviceReport | None = None) -> dict[str, Any]:
+    """The /system_stats answer; ``report``: the executor's devices (else this machine's CPU)."""
     total, free = memory()
     return {
         "system": {
@@ -49,21 +57,11 @@ def system_stats(argv: list[str]) -> dict[str, Any]:
             "installed_templates_version": protocol.TEMPLATES_VERSION,
             "required_templates_version": protocol.TEMPLATES_VERSION,
             "python_version": sys.version,
-            "pytorch_version": torch_version(),
+            "pytorch_version": torch_version() if report is None else report.torch_version(),
             "embedded_python": False,
             "argv": argv,
         },
-        "devices": [
-            {
-                "name": "cpu",
-                "type": "cpu",
-                "index": None,
-                "vram_total": total,
-                "vram_free": free,
-                "torch_vram_total": total,
-                "torch_vram_free": free,
-            }
-        ],
+        "devices": [cpu_device(total, free)] if report is None else report.devices(),
     }
 
 

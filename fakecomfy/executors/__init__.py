@@ -20,9 +20,9 @@ def create_executor(name: str, env: ExecutionEnv) -> Executor:
     if name == "torch":
         if importlib.util.find_spec("torch") is None:  # looked up, not imported: the core never imports torch
             raise ValueError("executor 'torch' needs PyTorch: pip install 'fakecomfy[torch]'")
-        from fakecomfy.executors import torch as family
+        from fakecomfy.executors.torch.executor import TorchExecutor
 
-        return GraphExecutor("torch", env, family.NODES, family.fallback, family.IS_CHANGED, family.describe)
+        return TorchExecutor(env)
     raise ValueError(f"unknown executor {name!r}; available: {', '.join(EXECUTORS)}")
 
 

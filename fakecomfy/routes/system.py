@@ -20,7 +20,7 @@ def register(router: Router, model: ComfyModel) -> None:
     argv = list(sys.argv)
 
     async def system_stats(request: Request) -> Response:
-        return json_response(system.system_stats(argv))
+        return json_response(system.system_stats(argv, model.env.devices))
 
     async def features(request: Request) -> Response:
         return json_response(system.features(model.settings.reported_max_upload_size))

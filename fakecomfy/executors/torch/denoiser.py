@@ -11,6 +11,7 @@ prompt give the same latent, and the cost of each model call grows with batch an
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import math
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from fakecomfy.executors.torch import devices
 from fakecomfy.executors.torch.sampling import SD15, DiscreteSigmas
 
 HIDDEN = 32  # channels of the stand-in's convolutions: sets the cost of a model call
@@ -78,7 +80,11 @@ class StandInModel(torch.nn.Module):  # type: ignore[misc,unused-ignore]  # torc
 
     def forward(self, x: Any, sigma: Any, text: Any) -> Any:
         """The denoised latent for x [B, C, H, W] at noise levels sigma [B], conditioned on text
-        summaries [B or 1, D] (see :func:`summary`; cond and uncond rows batched as real does)."""
+        summaries [B or 1, D] (see :func:`summary`; cond and uncond rows batched as real does).
+        It runs on the model's device and answers on ``x``'s."""
+        home = x.device
+        device = self.inp.weight.device
+        x, sigma, text = x.to(device), sigma.to(device), text.to(device)
         s = sigma.view(-1, 1, 1, 1).to(x.dtype)
         scaled = x / (s ** 2 + 1) ** 0.5  # eps models see the input at unit variance
         timestep = self.sampling.timestep(sigma.cpu()).to(x.device)
@@ -86,7 +92,7 @@ class StandInModel(torch.nn.Module):  # type: ignore[misc,unused-ignore]  # torc
         h = F.silu(self.mid(h))
         clean = self.clean_latent(text, x.shape[2], x.shape[3])
         eps = (x - clean) / s + CORRECTION * torch.tanh(self.out(h))
-        return x - eps * s
+        return (x - eps * s).to(home)
 
 
 def summary(cond: Any) -> Any:
@@ -96,7 +102,19 @@ def summary(cond: Any) -> Any:
     return text / (text.pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-6)
 
 
-@functools.lru_cache(maxsize=8)
 def load_model(ckpt_name: str, channels: int = 4) -> StandInModel:
-    """The stand-in model of a checkpoint: the same name always gives the same weights."""
-    return StandInModel(ckpt_name, channels).eval()
+    """The stand-in model of a checkpoint, loaded on the torch device: the same name always
+    gives the same weights (drawn on the CPU, so every device gets the same model)."""
+    return _loaded(ckpt_name, channels, str(devices.torch_device()))
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(ckpt_name: str, channels: int, device: str) -> StandInModel:
+    return StandInModel(ckpt_name, channels).eval().to(device)
+
+
+def unload_models() -> None:
+    """Drop every loaded stand-in model and give its device memory back (``/free``)."""
+    _loaded.cache_clear()
+    gc.collect()
+    devices.release_memory()
