@@ -1,4 +1,5 @@
-"""LATENT nodes on tensors: empty latents, upscaling, noise masks, and the stand-in VAE's nodes."""
+"""LATENT nodes on tensors: empty latents, upscaling, noise masks, and the stand-in VAE's nodes
+(with the inpainting encoders of :mod:`.inpaint`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy.latent_nodes import check_decodable
 from fakecomfy.executors.numpy.registry import single, timed
 from fakecomfy.executors.numpy.values import PRIVATE_KEYS, Vae
+from fakecomfy.executors.torch import inpaint
 from fakecomfy.executors.torch import vae as standin_vae
 from fakecomfy.executors.torch.resize import upscale
 
@@ -75,4 +77,5 @@ NODES: dict[str, NodeFunction] = {
     "VAEDecodeTiled": timed(vae_decode),
     "VAEEncode": timed(vae_encode),
     "VAEEncodeTiled": timed(vae_encode),
+    **inpaint.NODES,
 }
