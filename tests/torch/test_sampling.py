@@ -82,3 +82,35 @@ def test_sampler_matches_real_on_a_fixed_denoiser(key: str) -> None:
     assert torch.allclose(out.flatten(), torch.tensor(fact["out"]), atol=2e-6)
     assert len(calls) == fact["calls"]
     assert steps_seen == fact["callbacks"]  # one callback per step, second-order samplers too
+
+
+def _toy_uncond(x: Any, sigma: Any) -> Any:
+    """The recorder's unconditional prediction for the cfg++ samplers."""
+    return x / (1 + sigma.view(-1, 1, 1, 1) ** 2)
+
+
+class GuidedToy:
+    """The fixed denoiser as a guider: each call leaves its uncond prediction in ``uncond``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.uncond: Any = None
+
+    def __call__(self, x: Any, sigma: Any) -> Any:
+        self.calls += 1
+        self.uncond = _toy_uncond(x, sigma)
+        return _toy(x, sigma)
+
+
+@pytest.mark.parametrize("key", list(FACTS["cfg_pp_samplers"]))
+def test_cfg_pp_sampler_steps_along_the_guiders_uncond_as_real(key: str) -> None:
+    name, scheduler, steps = _case(key)
+    fact = FACTS["cfg_pp_samplers"][key]
+    sigmas = sampling.schedule(scheduler, int(steps))
+    model = GuidedToy()
+    steps_seen: list[int] = []
+    start = sampling.prepare_noise((1, 4, 4, 4), 3) * sigmas[0]
+    out = solvers.SOLVERS[name](model, start, sigmas, 11, lambda i, d, x: steps_seen.append(i))
+    assert torch.allclose(out.flatten(), torch.tensor(fact["out"]), atol=2e-6)
+    assert model.calls == fact["calls"]
+    assert steps_seen == fact["callbacks"]

@@ -71,7 +71,7 @@ def test_the_prompt_changes_the_latent(run: Sampler) -> None:
     assert not torch.allclose(run.ksampler()["samples"], run.ksampler(positive=conditioning(9))["samples"])
 
 
-@pytest.mark.parametrize("name", [*solvers.SOLVERS, "res_multistep"])  # and a stand-in running euler
+@pytest.mark.parametrize("name", [*solvers.SOLVERS, "heunpp2"])  # and a stand-in running euler
 def test_one_progress_update_per_step_for_every_sampler(run: Sampler, name: str) -> None:
     run.ksampler(sampler_name=name, steps=5)
     assert [(v, m) for v, m, _ in run.progress] == [(i, 5, ) for i in range(1, 6)]
@@ -92,6 +92,13 @@ def test_cfg_one_skips_the_uncond_pass(run: Sampler, monkeypatch: pytest.MonkeyP
     batches.clear()
     run.ksampler(cfg=7.0, steps=3)
     assert batches == [2, 2, 2]  # cond and uncond in one batch
+
+
+def test_cfg_pp_samplers_ask_for_the_uncond_even_at_cfg_one(run: Sampler) -> None:
+    # as real's cfg++ samplers disable the cfg-1 shortcut: the negative prompt still steers them
+    a = run.ksampler(cfg=1.0, sampler_name="euler_cfg_pp", negative=conditioning(2))["samples"]
+    b = run.ksampler(cfg=1.0, sampler_name="euler_cfg_pp", negative=conditioning(3))["samples"]
+    assert torch.isfinite(a).all() and not torch.allclose(a, b)
 
 
 def test_cfg_one_ignores_the_negative_prompt(run: Sampler) -> None:

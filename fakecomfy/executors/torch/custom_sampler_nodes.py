@@ -34,8 +34,7 @@ def _custom(ctx: NodeContext, guider: Guider, noise: Noise, sampler: Sampler, si
     out = dict(latent)
     if sigmas.shape[-1] == 0:  # real's guider hands the latent back untouched, and no step ran
         return NodeResult((out, out))
-    negative = None if math.isclose(guider.cfg, 1.0) else guider.negative
-    guidance = Guidance(guider.model, guider.positive, negative, guider.cfg)
+    guidance = Guidance(guider.model, guider.positive, guider.negative, guider.cfg)
     result = sample(ctx, guidance, sampler.name, noise.seed, samples, latent.get("noise_mask"), drawn, sigmas)
     out["samples"] = result.samples
     if result.denoised is None:

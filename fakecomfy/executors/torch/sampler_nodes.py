@@ -54,7 +54,8 @@ class SamplingJob:
 @dataclass
 class Guidance:
     """What a guider brings to sampling: the model, its conditionings and cfg (no negative:
-    the model's conditional prediction alone, as BasicGuider)."""
+    the model's conditional prediction alone, as BasicGuider; at cfg 1 the negative is skipped
+    unless a cfg++ sampler asks for the uncond)."""
 
     model: Any
     positive: Any
@@ -83,7 +84,7 @@ def run(ctx: NodeContext, job: SamplingJob) -> Latent:
     if window is None or window.shape[-1] == 0:  # nothing to sample: real returns the latent as it came
         out["samples"] = samples
         return out
-    guidance = Guidance(job.model, job.positive, None if math.isclose(job.cfg, 1.0) else job.negative, job.cfg)
+    guidance = Guidance(job.model, job.positive, job.negative, job.cfg)
     out["samples"] = sample(ctx, guidance, job.sampler_name, job.seed, samples, job.latent.get("noise_mask"),
                             noise, window).samples
     return out
@@ -112,9 +113,9 @@ def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, s
     top = sampling.SD15.sigma_max
     max_denoise = math.isclose(top, float(first), rel_tol=1e-5) or float(first) > top
     x = noise * ((1.0 + first ** 2) ** 0.5 if max_denoise else first) + latent
-    denoise = _guided(ctx, model, guidance, latent.shape[0])
+    denoise: solvers.Denoiser = _Guided(ctx, model, guidance, latent.shape[0], cfg_pp="cfg_pp" in sampler_name)
     if mask is not None:
-        denoise = _masked(denoise, mask, latent, inpaint_noise)
+        denoise = _Masked(denoise, mask, latent, inpaint_noise)
     total = len(sigmas) - 1
     last: list[Any] = []
 
@@ -133,34 +134,46 @@ def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, s
     return Sampled(result / scale, last[0] / scale if last else None)  # process_latent_out
 
 
-def _guided(ctx: NodeContext, model: StandInModel, guidance: Guidance, batch: int) -> solvers.Denoiser:
-    """The cfg denoiser: cond and uncond in one batched model call; without a negative (cfg 1)
-    the uncond pass is skipped."""
-    positive = _text(guidance.positive, batch)
-    negative = None if guidance.negative is None else _text(guidance.negative, batch)
+class _Guided:
+    """The cfg denoiser: cond and uncond in one batched model call; without a negative, or at
+    cfg 1 for samplers other than cfg++, the uncond pass is skipped. ``uncond`` keeps the last
+    call's unconditional prediction for the cfg++ samplers (zeros without a negative, as real's)."""
 
-    def denoise(x: Any, sigma: Any) -> Any:
-        ctx.check_interrupt()
-        if negative is None:
-            return model(x, sigma, positive)
-        both = model(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([positive, negative]))
-        cond, uncond = both.chunk(2)
-        return uncond + (cond - uncond) * guidance.cfg
+    def __init__(self, ctx: NodeContext, model: StandInModel, guidance: Guidance, batch: int, cfg_pp: bool) -> None:
+        self.ctx, self.model, self.cfg = ctx, model, guidance.cfg
+        self.positive = _text(guidance.positive, batch)
+        skip = guidance.negative is None or (math.isclose(guidance.cfg, 1.0) and not cfg_pp)
+        self.negative = None if skip else _text(guidance.negative, batch)
+        self.uncond: Any = None
 
-    return denoise
+    def __call__(self, x: Any, sigma: Any) -> Any:
+        self.ctx.check_interrupt()
+        if self.negative is None:
+            cond = self.model(x, sigma, self.positive)
+            self.uncond = torch.zeros_like(cond)
+            return cond
+        both = self.model(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([self.positive, self.negative]))
+        cond, self.uncond = both.chunk(2)
+        return self.uncond + (cond - self.uncond) * self.cfg
 
 
-def _masked(denoise: solvers.Denoiser, mask: Any, latent: Any, noise: Any) -> solvers.Denoiser:
+class _Masked:
     """Only the masked area is sampled: elsewhere the model sees the input latent noised to the
-    step's sigma, and its prediction is the input latent itself."""
-    keep = 1.0 - mask
+    step's sigma, and its prediction is the input latent itself. The guider's uncond passes
+    through unmasked, as real's post-cfg hook sees it."""
 
-    def masked(x: Any, sigma: Any) -> Any:
+    def __init__(self, denoise: solvers.Denoiser, mask: Any, latent: Any, noise: Any) -> None:
+        self.denoise, self.mask, self.latent, self.noise = denoise, mask, latent, noise
+        self.keep = 1.0 - mask
+
+    @property
+    def uncond(self) -> Any:
+        return getattr(self.denoise, "uncond", None)
+
+    def __call__(self, x: Any, sigma: Any) -> Any:
         s = sigma.view(-1, 1, 1, 1)
-        x = x * mask + (noise * s + latent) * keep
-        return denoise(x, sigma) * mask + latent * keep
-
-    return masked
+        x = x * self.mask + (self.noise * s + self.latent) * self.keep
+        return self.denoise(x, sigma) * self.mask + self.latent * self.keep
 
 
 def _mask(noise_mask: Any, shape: Any) -> Any | None:

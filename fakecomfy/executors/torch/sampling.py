@@ -5,11 +5,8 @@ The sampler algorithms themselves live in :mod:`.solvers`. Every number here is 
 against values recorded from real ComfyUI (tests/torch/data/sampling_facts.json).
 
 Samplers not implemented yet run euler over the same sigmas (real would run them, so they are
-not refused): euler_cfg_pp, euler_ancestral_cfg_pp, heunpp2, exp_heun_2_x0, exp_heun_2_x0_sde,
-dpm_fast, dpm_adaptive, dpmpp_2s_ancestral_cfg_pp, dpmpp_2m_cfg_pp, ddpm, ipndm, ipndm_v, deis,
-res_multistep, res_multistep_cfg_pp, res_multistep_ancestral, res_multistep_ancestral_cfg_pp,
-gradient_estimation, gradient_estimation_cfg_pp, er_sde, seeds_2, seeds_3, sa_solver,
-sa_solver_pece (``solvers.EULER_STAND_INS``).
+not refused): heunpp2, exp_heun_2_x0, exp_heun_2_x0_sde, dpm_fast, dpm_adaptive, ddpm, seeds_2,
+seeds_3, sa_solver, sa_solver_pece (``solvers.EULER_STAND_INS``).
 """
 from __future__ import annotations
 

@@ -3,8 +3,10 @@
 Written from the published methods: Euler and Heun steps of Karras et al. 2022 (Algorithm 2),
 DPM-Solver-2 (Lu et al. 2022), DPM-Solver++(2S/2M/SDE/2M SDE) (Lu et al. 2022b), the 3M SDE
 variant of k-diffusion, linear multistep, LCM (Luo et al. 2023) and UniPC's B(h) predictor-
-corrector (Zhao et al. 2023). The SDE samplers draw their noise from a torchsde Brownian tree
-over [smallest positive sigma, largest sigma] seeded with the seed, as real does.
+corrector (Zhao et al. 2023); the cfg++, multistep (ipndm, DEIS, res_multistep,
+gradient estimation) and ER-SDE samplers live in their own modules. The SDE samplers draw their
+noise from a torchsde Brownian tree over [smallest positive sigma, largest sigma] seeded with
+the seed, as real does.
 The k-diffusion package (MIT) is the reference these follow; it cannot be
 imported without its training dependencies (torchvision, wandb, clean-fid, ...), so the handful
 of steps are written here. Where real ComfyUI differs from the papers (ancestral noise drawn
@@ -25,6 +27,13 @@ from fakecomfy.executors.torch.solvers_base import (
     derivative,
     noise_sampler,
 )
+from fakecomfy.executors.torch.solvers_cfg_pp import (
+    dpmpp_2m_cfg_pp,
+    dpmpp_2s_ancestral_cfg_pp,
+    euler_ancestral_cfg_pp,
+    euler_cfg_pp,
+)
+from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_estimation, ipndm, ipndm_v, res_multistep
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
 from fakecomfy.executors.torch.solvers_unipc import uni_pc, uni_pc_bh2
 
@@ -195,16 +204,27 @@ SOLVERS: dict[str, Solver] = {
     "dpmpp_3m_sde_gpu": lambda m, x, s, seed, cb: dpmpp_3m_sde(m, x, s, seed, cb, cpu=False),
     "uni_pc": uni_pc,
     "uni_pc_bh2": uni_pc_bh2,
+    "euler_cfg_pp": euler_cfg_pp,
+    "euler_ancestral_cfg_pp": euler_ancestral_cfg_pp,
+    "dpmpp_2m_cfg_pp": dpmpp_2m_cfg_pp,
+    "dpmpp_2s_ancestral_cfg_pp": dpmpp_2s_ancestral_cfg_pp,
+    "ipndm": ipndm,
+    "ipndm_v": ipndm_v,
+    "deis": deis,
+    "res_multistep": res_multistep,
+    "res_multistep_cfg_pp": lambda m, x, s, seed, cb: res_multistep(m, x, s, seed, cb, cfg_pp=True),
+    "res_multistep_ancestral": lambda m, x, s, seed, cb: res_multistep(m, x, s, seed, cb, eta=1.0),
+    "res_multistep_ancestral_cfg_pp": lambda m, x, s, seed, cb: res_multistep(m, x, s, seed, cb, eta=1.0, cfg_pp=True),
+    "gradient_estimation": gradient_estimation,
+    "gradient_estimation_cfg_pp": lambda m, x, s, seed, cb: gradient_estimation(m, x, s, seed, cb, cfg_pp=True),
+    "er_sde": er_sde,
 }
 
 
 # Real's sampler names that still run euler here (listed in :mod:`.sampling`'s docstring too).
 EULER_STAND_INS = frozenset((
-    "euler_cfg_pp", "euler_ancestral_cfg_pp", "heunpp2", "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast",
-    "dpm_adaptive", "dpmpp_2s_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "ddpm", "ipndm", "ipndm_v", "deis",
-    "res_multistep", "res_multistep_cfg_pp", "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp",
-    "gradient_estimation", "gradient_estimation_cfg_pp", "er_sde", "seeds_2", "seeds_3", "sa_solver",
-    "sa_solver_pece"))
+    "heunpp2", "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast", "dpm_adaptive", "ddpm", "seeds_2", "seeds_3",
+    "sa_solver", "sa_solver_pece"))
 
 
 def solver(name: str) -> tuple[Solver, bool]:

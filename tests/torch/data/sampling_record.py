@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 sys.argv = [sys.argv[0], "--cpu"]
 import comfy.options  # noqa: E402
@@ -50,7 +51,16 @@ class Toy:
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kw: object) -> torch.Tensor:
         self.calls += 1
-        return toy(x, sigma)
+        denoised = toy(x, sigma)
+        options: dict[str, Any] = kw.get("model_options") or {}  # type: ignore[assignment]
+        for post_cfg in options.get("sampler_post_cfg_function", []):
+            denoised = post_cfg({"denoised": denoised, "uncond_denoised": toy_uncond(x, sigma)})
+        return denoised
+
+
+def toy_uncond(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The fixed denoiser's unconditional prediction, for the cfg++ samplers."""
+    return x / (1 + sigma.view(-1, 1, 1, 1) ** 2)
 
 
 def values(t: torch.Tensor) -> list[float]:
@@ -121,7 +131,19 @@ def main() -> None:
             out = sample(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
                          callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
             runs[f"{name}|{scheduler}|{steps}"] = {"out": values(out), "calls": model.calls, "callbacks": seen}
-    facts["samplers"] = runs
+    for name in ["ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral", "gradient_estimation",
+                 "er_sde", "euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "dpmpp_2s_ancestral_cfg_pp",
+                 "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"]:
+        for scheduler, steps in [("karras", 6), ("normal", 5), ("karras", 2), ("karras", 1)]:
+            sig = comfy.samplers.calculate_sigmas(MS, scheduler, steps)
+            model = Toy()
+            seen = []
+            out = getattr(kds, f"sample_{name}")(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
+                                                 callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
+            group = "cfg_pp_samplers" if "cfg_pp" in name else "samplers"
+            facts.setdefault(group, {})[f"{name}|{scheduler}|{steps}"] = {  # type: ignore[index]
+                "out": values(out), "calls": model.calls, "callbacks": seen}
+    facts["samplers"] = {**runs, **facts.get("samplers", {})}  # type: ignore[dict-item]
     facts["custom_sigmas"] = custom_sigmas()
     out_path = Path(__file__).with_name("sampling_facts.json")
     out_path.write_text(json.dumps(facts, indent=0) + "\n")
