@@ -8,6 +8,7 @@ objects (they print as real's classes do). Both custom samplers give ``output`` 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,7 +16,7 @@ import torch
 from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy.registry import timed
 from fakecomfy.executors.numpy.values import Guider, Noise, Sampler
-from fakecomfy.executors.torch import sampling
+from fakecomfy.executors.torch import sampling, solvers
 from fakecomfy.executors.torch.sampler_nodes import Guidance, Latent, fix_empty_channels, sample
 
 # ---- the custom samplers -----------------------------------------------------------------------
@@ -35,7 +36,9 @@ def _custom(ctx: NodeContext, guider: Guider, noise: Noise, sampler: Sampler, si
     if sigmas.shape[-1] == 0:  # real's guider hands the latent back untouched, and no step ran
         return NodeResult((out, out))
     guidance = Guidance(guider.model, guider.positive, guider.negative, guider.cfg)
-    result = sample(ctx, guidance, sampler.name, noise.seed, samples, latent.get("noise_mask"), drawn, sigmas)
+    algorithm = solvers.configured(sampler.solver, sampler.options) if isinstance(sampler, Configured) else None
+    result = sample(ctx, guidance, sampler.name, noise.seed, samples, latent.get("noise_mask"), drawn, sigmas,
+                    algorithm)
     out["samples"] = result.samples
     if result.denoised is None:
         return NodeResult((out, out))
@@ -55,8 +58,57 @@ def sampler_custom_advanced(ctx: NodeContext, noise: Noise, guider: Guider, samp
 
 
 # ---- samplers, noise, guiders ------------------------------------------------------------------
+@dataclass(eq=False, repr=False)
+class Configured(Sampler):
+    """A Sampler* node's SAMPLER: real's sampler name, the solver it runs and its options."""
+
+    solver: str = "euler"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 def ksampler_select(ctx: NodeContext, sampler_name: str, **_: Any) -> NodeResult:
     return NodeResult((Sampler(sampler_name),))
+
+
+def _configured(name: str, solver: str, **options: Any) -> NodeResult:
+    return NodeResult((Configured(name, solver, options),))
+
+
+def sampler_euler_ancestral(ctx: NodeContext, eta: float, s_noise: float, **_: Any) -> NodeResult:
+    return _configured("euler_ancestral", "euler_ancestral", eta=eta, s_noise=s_noise)
+
+
+def sampler_euler_ancestral_cfg_pp(ctx: NodeContext, eta: float, s_noise: float, **_: Any) -> NodeResult:
+    return _configured("euler_ancestral_cfg_pp", "euler_ancestral_cfg_pp", eta=eta, s_noise=s_noise)
+
+
+def sampler_lms(ctx: NodeContext, order: int, **_: Any) -> NodeResult:
+    return _configured("lms", "lms", order=order)
+
+
+def sampler_dpmpp_2s_ancestral(ctx: NodeContext, eta: float, s_noise: float, **_: Any) -> NodeResult:
+    return _configured("dpmpp_2s_ancestral", "dpmpp_2s_ancestral", eta=eta, s_noise=s_noise)
+
+
+def _device_name(name: str, noise_device: str) -> str:
+    return name if noise_device == "cpu" else f"{name}_gpu"
+
+
+def sampler_dpmpp_sde(ctx: NodeContext, eta: float, s_noise: float, r: float, noise_device: str,
+                      **_: Any) -> NodeResult:
+    return _configured(_device_name("dpmpp_sde", noise_device), "dpmpp_sde", eta=eta, s_noise=s_noise, r=r,
+                       cpu=noise_device == "cpu")
+
+
+def sampler_dpmpp_2m_sde(ctx: NodeContext, solver_type: str, eta: float, s_noise: float, noise_device: str,
+                         **_: Any) -> NodeResult:
+    return _configured(_device_name("dpmpp_2m_sde", noise_device), "dpmpp_2m_sde", eta=eta, s_noise=s_noise,
+                       heun=solver_type == "heun", cpu=noise_device == "cpu")
+
+
+def sampler_dpmpp_3m_sde(ctx: NodeContext, eta: float, s_noise: float, noise_device: str, **_: Any) -> NodeResult:
+    return _configured(_device_name("dpmpp_3m_sde", noise_device), "dpmpp_3m_sde", eta=eta, s_noise=s_noise,
+                       cpu=noise_device == "cpu")
 
 
 def random_noise(ctx: NodeContext, noise_seed: int, **_: Any) -> NodeResult:
@@ -125,6 +177,13 @@ NODES: dict[str, NodeFunction] = {
     "SamplerCustom": sampler_custom,
     "SamplerCustomAdvanced": sampler_custom_advanced,
     "KSamplerSelect": timed(ksampler_select),
+    "SamplerEulerAncestral": timed(sampler_euler_ancestral),
+    "SamplerEulerAncestralCFGPP": timed(sampler_euler_ancestral_cfg_pp),
+    "SamplerLMS": timed(sampler_lms),
+    "SamplerDPMPP_2S_Ancestral": timed(sampler_dpmpp_2s_ancestral),
+    "SamplerDPMPP_SDE": timed(sampler_dpmpp_sde),
+    "SamplerDPMPP_2M_SDE": timed(sampler_dpmpp_2m_sde),
+    "SamplerDPMPP_3M_SDE": timed(sampler_dpmpp_3m_sde),
     "RandomNoise": timed(random_noise),
     "DisableNoise": timed(disable_noise),
     "CFGGuider": timed(cfg_guider),

@@ -98,10 +98,11 @@ def fix_empty_channels(samples: Any, channels: int) -> Any:
 
 
 def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, samples: Any, noise_mask: Any,
-           noise: Any, sigmas: Any) -> Sampled:
+           noise: Any, sigmas: Any, algorithm: solvers.Solver | None = None) -> Sampled:
     """One run of a sampler over ``sigmas`` (at least one), as real's guider samples: the
     latent into the model's space, noised to the first sigma, the steps, and back out.
-    ``seed`` seeds the samplers' own noise (ancestral, SDE, ddim's inpaint noise)."""
+    ``seed`` seeds the samplers' own noise (ancestral, SDE, ddim's inpaint noise); ``algorithm``
+    replaces the name's sampler function (a Sampler* node's, options bound)."""
     model = load_model(guidance.model.name, guidance.model.latent_channels)
     scale = SCALE_FACTORS.get(guidance.model.arch, DEFAULT_SCALE)
     empty = torch.count_nonzero(samples) == 0
@@ -128,7 +129,8 @@ def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, s
             preview = Preview(picture, PreviewFormat.JPEG, max_size=PREVIEW_SIZE)
         ctx.progress(i + 1, total, preview)
 
-    algorithm, _ = solvers.solver(sampler_name)
+    if algorithm is None:
+        algorithm, _ = solvers.solver(sampler_name)
     with torch.no_grad():
         result = algorithm(denoise, x, sigmas, seed, on_step)
     return Sampled(result / scale, last[0] / scale if last else None)  # process_latent_out

@@ -37,7 +37,7 @@ from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_e
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
 from fakecomfy.executors.torch.solvers_unipc import uni_pc, uni_pc_bh2
 
-__all__ = ["EULER_STAND_INS", "SOLVERS", "Callback", "Denoiser", "Solver", "solver"]
+__all__ = ["EULER_STAND_INS", "SOLVERS", "Callback", "Denoiser", "Solver", "configured", "solver"]
 
 
 def euler(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
@@ -48,14 +48,15 @@ def euler(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -
     return x
 
 
-def euler_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+def euler_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, eta: float = 1.0,
+                    s_noise: float = 1.0) -> Any:
     noise = noise_sampler(x, seed)
     for i in range(len(sigmas) - 1):
         denoised = model(x, batch_sigma(x, sigmas[i]))
-        down, up = ancestral_step(sigmas[i], sigmas[i + 1])
+        down, up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         callback(i, denoised, x)
         step = derivative(x, sigmas[i], denoised) * (down - sigmas[i])
-        x = denoised if down == 0 else x + step + noise() * up
+        x = denoised if down == 0 else x + step + noise() * s_noise * up
     return x
 
 
@@ -153,12 +154,13 @@ def dpmpp_2m(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback
     return x
 
 
-def dpmpp_2s_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+def dpmpp_2s_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, eta: float = 1.0,
+                       s_noise: float = 1.0) -> Any:
     noise = noise_sampler(x, seed)
     for i in range(len(sigmas) - 1):
         sigma = sigmas[i]
         denoised = model(x, batch_sigma(x, sigma))
-        down, up = ancestral_step(sigma, sigmas[i + 1])
+        down, up = ancestral_step(sigma, sigmas[i + 1], eta)
         callback(i, denoised, x)
         if down == 0:
             x = x + derivative(x, sigma, denoised) * (down - sigma)
@@ -168,7 +170,7 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback
             half = (mid / sigma) * x - (-h / 2).expm1() * denoised
             x = (down / sigma) * x - (-h).expm1() * model(half, batch_sigma(x, mid))
         if sigmas[i + 1] > 0:
-            x = x + noise() * up
+            x = x + noise() * s_noise * up
     return x
 
 
@@ -225,6 +227,12 @@ SOLVERS: dict[str, Solver] = {
 EULER_STAND_INS = frozenset((
     "heunpp2", "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast", "dpm_adaptive", "ddpm", "seeds_2", "seeds_3",
     "sa_solver", "sa_solver_pece"))
+
+
+def configured(name: str, options: dict[str, Any]) -> Solver:
+    """A sampler function with a Sampler* node's options (eta, s_noise, order, ...) bound."""
+    base = SOLVERS[name]
+    return lambda model, x, sigmas, seed, callback: base(model, x, sigmas, seed, callback, **options)
 
 
 def solver(name: str) -> tuple[Solver, bool]:

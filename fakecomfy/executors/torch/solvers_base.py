@@ -25,7 +25,10 @@ def derivative(x: Any, sigma: Any, denoised: Any) -> Any:
 
 
 def ancestral_step(sigma: Any, sigma_next: Any, eta: float = 1.0) -> tuple[Any, Any]:
-    """Split a step into a deterministic one down to sigma_down and fresh noise of sigma_up."""
+    """Split a step into a deterministic one down to sigma_down and fresh noise of sigma_up
+    (eta 0: the whole step deterministic, as real's shortcut)."""
+    if not eta:
+        return sigma_next, sigma_next * 0
     up = torch.minimum(sigma_next, eta * (sigma_next ** 2 * (sigma ** 2 - sigma_next ** 2) / sigma ** 2) ** 0.5)
     return (sigma_next ** 2 - up ** 2) ** 0.5, up
 

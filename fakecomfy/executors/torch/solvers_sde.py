@@ -45,7 +45,7 @@ def _lambda(sigma: Any) -> Any:
 
 
 def dpmpp_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, cpu: bool = True,
-              eta: float = 1.0, r: float = 0.5) -> Any:
+              eta: float = 1.0, r: float = 0.5, s_noise: float = 1.0) -> Any:
     """DPM-Solver++ (stochastic): two model calls per step but the last, one callback per step."""
     if len(sigmas) <= 1:
         return x
@@ -53,12 +53,13 @@ def dpmpp_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callbac
     for i in range(len(sigmas) - 1):
         denoised = model(x, batch_sigma(x, sigmas[i]))
         callback(i, denoised, x)
-        x = denoised if sigmas[i + 1] == 0 else _sde_step(model, x, sigmas[i], sigmas[i + 1], denoised, noise, eta, r)
+        x = denoised if sigmas[i + 1] == 0 else _sde_step(model, x, sigmas[i], sigmas[i + 1], denoised, noise, eta, r,
+                                                                s_noise)
     return x
 
 
 def _sde_step(model: Denoiser, x: Any, sigma: Any, sigma_next: Any, denoised: Any, noise: BrownianNoise,
-              eta: float, r: float) -> Any:
+              eta: float, r: float, s_noise: float) -> Any:
     """One DPM-Solver++ SDE step: an ancestral half step to the point r of the way in log-SNR,
     a second model call there, and the ancestral full step with the blended prediction."""
     fac = 1 / (2 * r)
@@ -70,28 +71,28 @@ def _sde_step(model: Denoiser, x: Any, sigma: Any, sigma_next: Any, denoised: An
     down, up = ancestral_step(lambda_s.neg().exp(), lambda_mid.neg().exp(), eta)
     h_ = down.log().neg() - lambda_s
     x_mid = (alpha_mid / alpha_s) * (-h_).exp() * x - alpha_mid * (-h_).expm1() * denoised
-    x_mid = x_mid + alpha_mid * noise(sigma, sigma_mid) * up
+    x_mid = x_mid + alpha_mid * noise(sigma, sigma_mid) * s_noise * up
     denoised_mid = model(x_mid, batch_sigma(x, sigma_mid))
     down, up = ancestral_step(lambda_s.neg().exp(), lambda_t.neg().exp(), eta)
     h_ = down.log().neg() - lambda_s
     estimate = (1 - fac) * denoised + fac * denoised_mid
     x = (alpha_t / alpha_s) * (-h_).exp() * x - alpha_t * (-h_).expm1() * estimate
-    return x + alpha_t * noise(sigma, sigma_next) * up
+    return x + alpha_t * noise(sigma, sigma_next) * s_noise * up
 
 
 def dpmpp_2m_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, cpu: bool = True,
-                 heun: bool = False, eta: float = 1.0) -> Any:
+                 heun: bool = False, eta: float = 1.0, s_noise: float = 1.0) -> Any:
     """DPM-Solver++(2M) SDE with the midpoint (real's default) or Heun correction."""
-    return _multistep_sde(model, x, sigmas, seed, callback, cpu, eta, order=2, heun=heun)
+    return _multistep_sde(model, x, sigmas, seed, callback, cpu, eta, order=2, heun=heun, s_noise=s_noise)
 
 
 def dpmpp_3m_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, cpu: bool = True,
-                 eta: float = 1.0) -> Any:
-    return _multistep_sde(model, x, sigmas, seed, callback, cpu, eta, order=3)
+                 eta: float = 1.0, s_noise: float = 1.0) -> Any:
+    return _multistep_sde(model, x, sigmas, seed, callback, cpu, eta, order=3, s_noise=s_noise)
 
 
 def _multistep_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, cpu: bool, eta: float,
-                   order: int, heun: bool = False) -> Any:
+                   order: int, heun: bool = False, s_noise: float = 1.0) -> Any:
     if len(sigmas) <= 1:
         return x
     noise = BrownianNoise(x, sigmas, seed, cpu)
@@ -110,7 +111,7 @@ def _multistep_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Ca
             alpha_t = sigma_next * _lambda(sigma_next).exp()
             x = sigma_next / sigma * (-h * eta).exp() * x + alpha_t * (-h_eta).expm1().neg() * denoised
             x = x + _multistep_correction(denoised, previous, steps, h, h_eta, alpha_t, order, heun)
-            x = x + noise(sigma, sigma_next) * sigma_next * (-2 * h * eta).expm1().neg().sqrt()
+            x = x + noise(sigma, sigma_next) * sigma_next * (-2 * h * eta).expm1().neg().sqrt() * s_noise
         previous = [denoised, *previous][:2]
         steps = [h, *steps][:2]  # real keeps the last h, also across a final denoising step
     return x

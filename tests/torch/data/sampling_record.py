@@ -87,6 +87,35 @@ def custom_sigmas() -> dict[str, list[float]]:
     return out
 
 
+# The Sampler* option nodes, by node and inputs, and the node's sampler on the fixed denoiser.
+SAMPLER_NODES: list[tuple[str, dict[str, object]]] = [
+    ("SamplerEulerAncestral", {"eta": 0.5, "s_noise": 0.8}),
+    ("SamplerEulerAncestral", {"eta": 0.0, "s_noise": 1.0}),
+    ("SamplerEulerAncestralCFGPP", {"eta": 0.6, "s_noise": 0.7}),
+    ("SamplerLMS", {"order": 2}),
+    ("SamplerDPMPP_2S_Ancestral", {"eta": 0.7, "s_noise": 1.2}),
+    ("SamplerDPMPP_SDE", {"eta": 0.5, "s_noise": 0.9, "r": 0.3, "noise_device": "cpu"}),
+    ("SamplerDPMPP_2M_SDE", {"solver_type": "heun", "eta": 0.6, "s_noise": 0.8, "noise_device": "gpu"}),
+    ("SamplerDPMPP_2M_SDE", {"solver_type": "midpoint", "eta": 0.0, "s_noise": 1.0, "noise_device": "cpu"}),
+    ("SamplerDPMPP_3M_SDE", {"eta": 0.4, "s_noise": 1.1, "noise_device": "cpu"}),
+]
+
+
+def sampler_node_runs(start: torch.Tensor) -> dict[str, object]:
+    runs: dict[str, object] = {}
+    sig = comfy.samplers.calculate_sigmas(MS, "karras", 6)
+    for node, inputs in SAMPLER_NODES:
+        sampler = getattr(ncs, node).execute(**inputs)[0]
+        model = Toy()
+        seen: list[int] = []
+        out = sampler.sampler_function(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
+                                       callback=lambda d, seen=seen: seen.append(d["i"]), disable=True,
+                                       **sampler.extra_options)
+        runs[f"{node}|{json.dumps(inputs, sort_keys=True)}"] = {"out": values(out), "calls": model.calls,
+                                                                "callbacks": seen}
+    return runs
+
+
 def main() -> None:
     facts: dict[str, object] = {}
     facts["noise"] = {
@@ -144,6 +173,7 @@ def main() -> None:
             facts.setdefault(group, {})[f"{name}|{scheduler}|{steps}"] = {  # type: ignore[index]
                 "out": values(out), "calls": model.calls, "callbacks": seen}
     facts["samplers"] = {**runs, **facts.get("samplers", {})}  # type: ignore[dict-item]
+    facts["sampler_nodes"] = sampler_node_runs(start)
     facts["custom_sigmas"] = custom_sigmas()
     out_path = Path(__file__).with_name("sampling_facts.json")
     out_path.write_text(json.dumps(facts, indent=0) + "\n")
