@@ -71,7 +71,7 @@ def test_the_prompt_changes_the_latent(run: Sampler) -> None:
     assert not torch.allclose(run.ksampler()["samples"], run.ksampler(positive=conditioning(9))["samples"])
 
 
-@pytest.mark.parametrize("name", [*solvers.SOLVERS, "heunpp2"])  # and a stand-in running euler
+@pytest.mark.parametrize("name", [*solvers.SOLVERS, "seeds_2"])  # and a stand-in running euler
 def test_one_progress_update_per_step_for_every_sampler(run: Sampler, name: str) -> None:
     run.ksampler(sampler_name=name, steps=5)
     assert [(v, m) for v, m, _ in run.progress] == [(i, 5, ) for i in range(1, 6)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from fakecomfy.executors.torch.solvers_base import (
     Callback,
@@ -73,6 +74,51 @@ def heun(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) ->
         guess = x + d * dt
         d_next = derivative(guess, sigma_next, model(guess, batch_sigma(x, sigma_next)))
         x = x + (d + d_next) / 2 * dt
+    return x
+
+
+def heunpp2(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+    """Heun++: Euler for the last step, Heun with weights by sigma for the one before, and a
+    three-point blend of derivatives (up to three model calls) before that."""
+    end = sigmas[-1]
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, batch_sigma(x, sigma))
+        d = derivative(x, sigma, denoised)
+        callback(i, denoised, x)
+        dt = sigma_next - sigma
+        if sigma_next == end:
+            x = x + d * dt
+            continue
+        x_2 = x + d * dt
+        d_2 = derivative(x_2, sigma_next, model(x_2, batch_sigma(x, sigma_next)))
+        if sigmas[i + 2] == end:
+            w2 = sigma_next / (2 * sigmas[0])
+            x = x + (d * (1 - w2) + d_2 * w2) * dt
+            continue
+        x_3 = x_2 + d_2 * (sigmas[i + 2] - sigma_next)
+        d_3 = derivative(x_3, sigmas[i + 2], model(x_3, batch_sigma(x, sigmas[i + 2])))
+        w = 3 * sigmas[0]
+        w2, w3 = sigma_next / w, sigmas[i + 2] / w
+        x = x + ((1 - w2 - w3) * d + w2 * d_2 + w3 * d_3) * dt
+    return x
+
+
+def ddpm(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+    """DDPM's ancestral step on the variance-preserving latent, noise from seed + 1."""
+    noise = noise_sampler(x, seed)
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, batch_sigma(x, sigma))
+        callback(i, denoised, x)
+        eps = (x - denoised) / sigma
+        vp = x / torch.sqrt(1.0 + sigma ** 2.0)
+        cumprod, cumprod_next = 1 / (sigma * sigma + 1), 1 / (sigma_next * sigma_next + 1)
+        alpha = cumprod / cumprod_next
+        x = (1.0 / alpha).sqrt() * (vp - (1 - alpha) * eps / (1 - cumprod).sqrt())
+        if sigma_next > 0:
+            x = x + ((1 - alpha) * (1.0 - cumprod_next) / (1.0 - cumprod)).sqrt() * noise()
+            x = x * torch.sqrt(1.0 + sigma_next ** 2.0)
     return x
 
 
@@ -220,13 +266,15 @@ SOLVERS: dict[str, Solver] = {
     "gradient_estimation": gradient_estimation,
     "gradient_estimation_cfg_pp": lambda m, x, s, seed, cb: gradient_estimation(m, x, s, seed, cb, cfg_pp=True),
     "er_sde": er_sde,
+    "heunpp2": heunpp2,
+    "ddpm": ddpm,
 }
 
 
 # Real's sampler names that still run euler here (listed in :mod:`.sampling`'s docstring too).
 EULER_STAND_INS = frozenset((
-    "heunpp2", "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast", "dpm_adaptive", "ddpm", "seeds_2", "seeds_3",
-    "sa_solver", "sa_solver_pece"))
+    "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast", "dpm_adaptive", "seeds_2", "seeds_3", "sa_solver",
+    "sa_solver_pece"))
 
 
 def configured(name: str, options: dict[str, Any]) -> Solver:

@@ -160,7 +160,7 @@ def main() -> None:
             out = sample(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
                          callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
             runs[f"{name}|{scheduler}|{steps}"] = {"out": values(out), "calls": model.calls, "callbacks": seen}
-    for name in ["ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral", "gradient_estimation",
+    for name in ["heunpp2", "ddpm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral", "gradient_estimation",
                  "er_sde", "euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "dpmpp_2s_ancestral_cfg_pp",
                  "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"]:
         for scheduler, steps in [("karras", 6), ("normal", 5), ("karras", 2), ("karras", 1)]:
