@@ -80,28 +80,28 @@ def heun(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) ->
 def heunpp2(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
     """Heun++: Euler for the last step, Heun with weights by sigma for the one before, and a
     three-point blend of derivatives (up to three model calls) before that."""
-    end = sigmas[-1]
     for i in range(len(sigmas) - 1):
-        sigma, sigma_next = sigmas[i], sigmas[i + 1]
-        denoised = model(x, batch_sigma(x, sigma))
-        d = derivative(x, sigma, denoised)
+        denoised = model(x, batch_sigma(x, sigmas[i]))
         callback(i, denoised, x)
-        dt = sigma_next - sigma
-        if sigma_next == end:
-            x = x + d * dt
-            continue
-        x_2 = x + d * dt
-        d_2 = derivative(x_2, sigma_next, model(x_2, batch_sigma(x, sigma_next)))
-        if sigmas[i + 2] == end:
-            w2 = sigma_next / (2 * sigmas[0])
-            x = x + (d * (1 - w2) + d_2 * w2) * dt
-            continue
-        x_3 = x_2 + d_2 * (sigmas[i + 2] - sigma_next)
-        d_3 = derivative(x_3, sigmas[i + 2], model(x_3, batch_sigma(x, sigmas[i + 2])))
-        w = 3 * sigmas[0]
-        w2, w3 = sigma_next / w, sigmas[i + 2] / w
-        x = x + ((1 - w2 - w3) * d + w2 * d_2 + w3 * d_3) * dt
+        slope = _heunpp2_slope(model, x, derivative(x, sigmas[i], denoised), sigmas, i)
+        x = x + slope * (sigmas[i + 1] - sigmas[i])
     return x
+
+
+def _heunpp2_slope(model: Denoiser, x: Any, d: Any, sigmas: Any, i: int) -> Any:
+    end, dt = sigmas[-1], sigmas[i + 1] - sigmas[i]
+    if sigmas[i + 1] == end:
+        return d
+    points = [(x, d)]  # Euler guesses at the next one or two sigmas, with their derivatives
+    for k in (1, 2) if sigmas[i + 2] != end else (1,):
+        guess = points[-1][0] + points[-1][1] * (dt if k == 1 else sigmas[i + 2] - sigmas[i + 1])
+        points.append((guess, derivative(guess, sigmas[i + k], model(guess, batch_sigma(x, sigmas[i + k])))))
+    if len(points) == 2:
+        w2 = sigmas[i + 1] / (2 * sigmas[0])
+        return d * (1 - w2) + points[1][1] * w2
+    w = 3 * sigmas[0]
+    w2, w3 = sigmas[i + 1] / w, sigmas[i + 2] / w
+    return (1 - w2 - w3) * d + w2 * points[1][1] + w3 * points[2][1]
 
 
 def ddpm(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
