@@ -168,6 +168,23 @@ def flip_sigmas(ctx: NodeContext, sigmas: Any, **_: Any) -> NodeResult:
     return NodeResult((flipped,))
 
 
+def sampler_euler_cfg_pp(ctx: NodeContext, version: str, **_: Any) -> NodeResult:
+    return _configured("euler_cfg_pp", "euler_pp" if version == "alternative" else "euler_cfg_pp")
+
+
+def sampler_er_sde(ctx: NodeContext, solver_type: str, max_stage: int, eta: float, s_noise: float,
+                   **_: Any) -> NodeResult:
+    """ER-SDE's own noise scale, or the reverse-time SDE's x ** (eta + 1); the ODE (or eta 0) adds no noise."""
+    if solver_type == "ODE" or (solver_type == "Reverse-time SDE" and eta == 0):
+        eta, s_noise = 0, 0
+
+    def reverse_time(v: Any) -> Any:
+        return v ** (eta + 1)
+
+    scaler = None if solver_type == "ER-SDE" else reverse_time
+    return _configured("er_sde", "er_sde", s_noise=s_noise, noise_scaler=scaler, max_stage=max_stage)
+
+
 def _append_zero(x: Any) -> Any:
     return torch.cat([x, x.new_zeros([1])])
 
@@ -184,6 +201,8 @@ NODES: dict[str, NodeFunction] = {
     "SamplerDPMPP_SDE": timed(sampler_dpmpp_sde),
     "SamplerDPMPP_2M_SDE": timed(sampler_dpmpp_2m_sde),
     "SamplerDPMPP_3M_SDE": timed(sampler_dpmpp_3m_sde),
+    "SamplerEulerCFGpp": timed(sampler_euler_cfg_pp),
+    "SamplerER_SDE": timed(sampler_er_sde),
     "RandomNoise": timed(random_noise),
     "DisableNoise": timed(disable_noise),
     "CFGGuider": timed(cfg_guider),

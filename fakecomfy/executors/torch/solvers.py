@@ -33,6 +33,7 @@ from fakecomfy.executors.torch.solvers_cfg_pp import (
     dpmpp_2s_ancestral_cfg_pp,
     euler_ancestral_cfg_pp,
     euler_cfg_pp,
+    euler_pp,
 )
 from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_estimation, ipndm, ipndm_v, res_multistep
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
@@ -271,6 +272,9 @@ SOLVERS: dict[str, Solver] = {
 }
 
 
+# Samplers only a Sampler* node gives (no sampler name of their own)
+NODE_SOLVERS: dict[str, Solver] = {"euler_pp": euler_pp}
+
 # Real's sampler names that still run euler here (listed in :mod:`.sampling`'s docstring too).
 EULER_STAND_INS = frozenset((
     "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast", "dpm_adaptive", "seeds_2", "seeds_3", "sa_solver",
@@ -279,7 +283,7 @@ EULER_STAND_INS = frozenset((
 
 def configured(name: str, options: dict[str, Any]) -> Solver:
     """A sampler function with a Sampler* node's options (eta, s_noise, order, ...) bound."""
-    base = SOLVERS[name]
+    base = {**SOLVERS, **NODE_SOLVERS}[name]
     return lambda model, x, sigmas, seed, callback: base(model, x, sigmas, seed, callback, **options)
 
 

@@ -41,6 +41,17 @@ def euler_cfg_pp(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Call
     return euler_ancestral_cfg_pp(model, x, sigmas, seed, callback, eta=0.0, s_noise=0.0)
 
 
+def euler_pp(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+    """SamplerEulerCFGpp's "alternative" version: euler whose derivative leaves x shifted by
+    the guided minus the unconditional prediction."""
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, base.batch_sigma(x, sigmas[i]))
+        d = base.derivative(x - denoised + base.uncond_of(model, denoised), sigmas[i], denoised)
+        callback(i, denoised, x)
+        x = x + d * (sigmas[i + 1] - sigmas[i])
+    return x
+
+
 def _t(sigma: Any) -> Any:
     return sigma.log().neg()
 

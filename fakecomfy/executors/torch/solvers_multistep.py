@@ -7,6 +7,7 @@ SD1.5. Every step makes one model call and one callback.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -189,10 +190,11 @@ def _er_scale(v: Any) -> Any:
 
 
 def er_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, s_noise: float = 1.0,
-           max_stage: int = 3, points: int = 200) -> Any:
-    """ER-SDE-Solver-3 with real's default noise scale; its integrals are Riemann sums over
-    ``points`` nodes; ancestral-style noise from seed + 1."""
+           max_stage: int = 3, noise_scaler: Callable[[Any], Any] | None = None, points: int = 200) -> Any:
+    """ER-SDE-Solver-3 with real's default noise scale (or SamplerER_SDE's); its integrals are
+    Riemann sums over ``points`` nodes; ancestral-style noise from seed + 1."""
     noise = noise_sampler(x, seed)
+    scale = _er_scale if noise_scaler is None else noise_scaler
     nodes = torch.arange(0, float(points), dtype=torch.float32, device=x.device)
     lambdas = sigmas.log().neg().neg().exp()  # sigma / alpha, through the half log-SNR as real
     previous: Any = None
@@ -206,19 +208,19 @@ def er_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, 
         else:
             lam_s, lam_t = lambdas[i], lambdas[i + 1]
             alpha_s, alpha_t = sigmas[i] / lam_s, sigmas[i + 1] / lam_t
-            r = _er_scale(lam_t) / _er_scale(lam_s)
+            r = scale(lam_t) / scale(lam_s)
             x = (alpha_t / alpha_s) * r * x + alpha_t * (1 - r) * denoised
             if stage >= 2:
                 dt = lam_t - lam_s
                 step = -dt / points
                 positions = lam_t + nodes * step
-                scaled = _er_scale(positions)
+                scaled = scale(positions)
                 d = (denoised - previous) / (lam_s - lambdas[i - 1])
-                x = x + alpha_t * (dt + torch.sum(1 / scaled) * step * _er_scale(lam_t)) * d
+                x = x + alpha_t * (dt + torch.sum(1 / scaled) * step * scale(lam_t)) * d
                 if stage >= 3:
                     s_u = torch.sum((positions - lam_s) / scaled) * step
                     u = (d - previous_d) / ((lam_s - lambdas[i - 2]) / 2)
-                    x = x + alpha_t * (dt ** 2 / 2 + s_u * _er_scale(lam_t)) * u
+                    x = x + alpha_t * (dt ** 2 / 2 + s_u * scale(lam_t)) * u
                 previous_d = d
             if s_noise > 0:
                 spread = (lam_t ** 2 - lam_s ** 2 * r ** 2).sqrt().nan_to_num(nan=0.0)

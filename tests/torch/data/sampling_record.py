@@ -22,6 +22,7 @@ import comfy.sample  # noqa: E402
 import comfy.samplers  # noqa: E402
 import torch  # noqa: E402
 from comfy.extra_samplers import uni_pc  # noqa: E402
+from comfy_extras import nodes_advanced_samplers as nas  # noqa: E402
 from comfy_extras import nodes_custom_sampler as ncs  # noqa: E402
 
 
@@ -98,6 +99,12 @@ SAMPLER_NODES: list[tuple[str, dict[str, object]]] = [
     ("SamplerDPMPP_2M_SDE", {"solver_type": "heun", "eta": 0.6, "s_noise": 0.8, "noise_device": "gpu"}),
     ("SamplerDPMPP_2M_SDE", {"solver_type": "midpoint", "eta": 0.0, "s_noise": 1.0, "noise_device": "cpu"}),
     ("SamplerDPMPP_3M_SDE", {"eta": 0.4, "s_noise": 1.1, "noise_device": "cpu"}),
+    ("SamplerEulerCFGpp", {"version": "regular"}),
+    ("SamplerEulerCFGpp", {"version": "alternative"}),
+    ("SamplerER_SDE", {"solver_type": "ER-SDE", "max_stage": 2, "eta": 1.0, "s_noise": 0.8}),
+    ("SamplerER_SDE", {"solver_type": "Reverse-time SDE", "max_stage": 3, "eta": 0.5, "s_noise": 1.0}),
+    ("SamplerER_SDE", {"solver_type": "Reverse-time SDE", "max_stage": 3, "eta": 0.0, "s_noise": 1.0}),
+    ("SamplerER_SDE", {"solver_type": "ODE", "max_stage": 1, "eta": 1.0, "s_noise": 1.0}),
 ]
 
 
@@ -105,7 +112,8 @@ def sampler_node_runs(start: torch.Tensor) -> dict[str, object]:
     runs: dict[str, object] = {}
     sig = comfy.samplers.calculate_sigmas(MS, "karras", 6)
     for node, inputs in SAMPLER_NODES:
-        sampler = getattr(ncs, node).execute(**inputs)[0]
+        sampler = getattr(ncs, node, None) or getattr(nas, node)
+        sampler = sampler.execute(**inputs)[0]
         model = Toy()
         seen: list[int] = []
         out = sampler.sampler_function(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
@@ -160,9 +168,10 @@ def main() -> None:
             out = sample(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
                          callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
             runs[f"{name}|{scheduler}|{steps}"] = {"out": values(out), "calls": model.calls, "callbacks": seen}
-    for name in ["heunpp2", "ddpm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral", "gradient_estimation",
-                 "er_sde", "euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "dpmpp_2s_ancestral_cfg_pp",
-                 "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp", "gradient_estimation_cfg_pp"]:
+    for name in ["heunpp2", "ddpm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral",
+                 "gradient_estimation", "er_sde", "euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp",
+                 "dpmpp_2s_ancestral_cfg_pp", "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp",
+                 "gradient_estimation_cfg_pp"]:
         for scheduler, steps in [("karras", 6), ("normal", 5), ("karras", 2), ("karras", 1)]:
             sig = comfy.samplers.calculate_sigmas(MS, scheduler, steps)
             model = Toy()
