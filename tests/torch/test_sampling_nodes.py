@@ -71,10 +71,15 @@ def test_the_prompt_changes_the_latent(run: Sampler) -> None:
     assert not torch.allclose(run.ksampler()["samples"], run.ksampler(positive=conditioning(9))["samples"])
 
 
-@pytest.mark.parametrize("name", [*solvers.SOLVERS, "seeds_2"])  # and a stand-in running euler
+@pytest.mark.parametrize("name", [*(n for n in solvers.SOLVERS if n != "dpm_fast"), "seeds_2"])  # and a euler stand-in
 def test_one_progress_update_per_step_for_every_sampler(run: Sampler, name: str) -> None:
     run.ksampler(sampler_name=name, steps=5)
     assert [(v, m) for v, m, _ in run.progress] == [(i, 5, ) for i in range(1, 6)]
+
+
+def test_dpm_fast_reports_its_own_fewer_steps_of_the_schedules_count(run: Sampler) -> None:
+    run.ksampler(sampler_name="dpm_fast", steps=5)  # 5 model calls in a third- and a second-order step
+    assert [(v, m) for v, m, _ in run.progress] == [(1, 5), (2, 5)]
 
 
 def test_cfg_one_skips_the_uncond_pass(run: Sampler, monkeypatch: pytest.MonkeyPatch) -> None:

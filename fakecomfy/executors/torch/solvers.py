@@ -35,6 +35,7 @@ from fakecomfy.executors.torch.solvers_cfg_pp import (
     euler_cfg_pp,
     euler_pp,
 )
+from fakecomfy.executors.torch.solvers_dpm import dpm_fast
 from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_estimation, ipndm, ipndm_v, res_multistep
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
 from fakecomfy.executors.torch.solvers_unipc import uni_pc, uni_pc_bh2
@@ -269,6 +270,7 @@ SOLVERS: dict[str, Solver] = {
     "er_sde": er_sde,
     "heunpp2": heunpp2,
     "ddpm": ddpm,
+    "dpm_fast": dpm_fast,
 }
 
 
@@ -277,7 +279,7 @@ NODE_SOLVERS: dict[str, Solver] = {"euler_pp": euler_pp}
 
 # Real's sampler names that still run euler here (listed in :mod:`.sampling`'s docstring too).
 EULER_STAND_INS = frozenset((
-    "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_fast", "dpm_adaptive", "seeds_2", "seeds_3", "sa_solver",
+    "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_adaptive", "seeds_2", "seeds_3", "sa_solver",
     "sa_solver_pece"))
 
 

@@ -168,16 +168,17 @@ def main() -> None:
             out = sample(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
                          callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
             runs[f"{name}|{scheduler}|{steps}"] = {"out": values(out), "calls": model.calls, "callbacks": seen}
-    for name in ["heunpp2", "ddpm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral",
+    for name in ["dpm_fast", "heunpp2", "ddpm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral",
                  "gradient_estimation", "er_sde", "euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp",
                  "dpmpp_2s_ancestral_cfg_pp", "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp",
                  "gradient_estimation_cfg_pp"]:
-        for scheduler, steps in [("karras", 6), ("normal", 5), ("karras", 2), ("karras", 1)]:
+        for scheduler, steps in [("karras", 6), ("normal", 5), ("karras", 2), ("karras", 1), ("karras", 9)]:
             sig = comfy.samplers.calculate_sigmas(MS, scheduler, steps)
             model = Toy()
             seen = []
-            out = getattr(kds, f"sample_{name}")(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
-                                                 callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
+            out = comfy.samplers.ksampler(name).sampler_function(
+                model, start * sig[0], sig.clone(), extra_args={"seed": 11},
+                callback=lambda d, seen=seen: seen.append(d["i"]), disable=True)
             group = "cfg_pp_samplers" if "cfg_pp" in name else "samplers"
             facts.setdefault(group, {})[f"{name}|{scheduler}|{steps}"] = {  # type: ignore[index]
                 "out": values(out), "calls": model.calls, "callbacks": seen}
