@@ -23,7 +23,8 @@ import nodes  # noqa: E402
 import torch  # noqa: E402
 
 OUT = Path(__file__).parent / "resize_facts.json"
-BISLERP_CASES: list[tuple[tuple[int, ...], int, int]] = [((1, 4, 3, 5), 8, 6), ((2, 4, 4, 4), 6, 7), ((1, 4, 6, 6), 3, 4), ((1, 16, 2, 3), 5, 4)]
+BISLERP_CASES: list[tuple[tuple[int, ...], int, int]] = [
+    ((1, 4, 3, 5), 8, 6), ((2, 4, 4, 4), 6, 7), ((1, 4, 6, 6), 3, 4), ((1, 16, 2, 3), 5, 4)]
 INPAINT_CASES: list[tuple[tuple[int, ...], int]] = [((1, 21, 19), 6), ((1, 20, 20), 0), ((2, 12, 17), 3)]
 
 
