@@ -40,7 +40,9 @@ from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_e
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
 from fakecomfy.executors.torch.solvers_unipc import uni_pc, uni_pc_bh2
 
-__all__ = ["EULER_STAND_INS", "SOLVERS", "Callback", "Denoiser", "Solver", "configured", "solver"]
+__all__ = ["EULER_STAND_INS", "NODE_SOLVERS", "SOLVERS", "Callback", "Denoiser", "Solver", "configured", "ddpm",
+           "dpm_2", "dpm_2_ancestral", "dpmpp_2m", "dpmpp_2s_ancestral", "euler", "euler_ancestral", "heun",
+           "heunpp2", "lcm", "lms", "solver"]
 
 
 def euler(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
