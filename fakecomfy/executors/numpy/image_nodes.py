@@ -77,16 +77,25 @@ def load_image_mask(ctx: NodeContext, image: str, channel: str, **_: Any) -> Nod
 
 
 # ---- scaling --------------------------------------------------------------------------------
-def image_scale(ctx: NodeContext, image: np.ndarray, upscale_method: str, width: int, height: int,
-                crop: str = "disabled", **_: Any) -> NodeResult:
+def scale_target(shape: tuple[int, ...], width: int, height: int) -> tuple[int, int] | None:
+    """ImageScale's size for a ``[B,H,W,C]`` batch: a 0 side keeps the aspect ratio, both 0
+    keep the picture (None)."""
     if width == 0 and height == 0:
-        return single(image)
-    h, w = image.shape[1:3]
+        return None
+    h, w = shape[1:3]
     if width == 0:
         width = max(1, round(w * height / h))
     elif height == 0:
         height = max(1, round(h * width / w))
-    return single(ops.resize_images(image, width, height, upscale_method, crop))
+    return width, height
+
+
+def image_scale(ctx: NodeContext, image: np.ndarray, upscale_method: str, width: int, height: int,
+                crop: str = "disabled", **_: Any) -> NodeResult:
+    target = scale_target(image.shape, width, height)
+    if target is None:
+        return single(image)
+    return single(ops.resize_images(image, *target, upscale_method, crop))
 
 
 def image_scale_by(ctx: NodeContext, image: np.ndarray, upscale_method: str, scale_by: float,

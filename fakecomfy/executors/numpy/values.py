@@ -15,7 +15,7 @@ engine caches outputs across prompts.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -216,21 +216,35 @@ def picture_of(latent: Mapping[str, Any]) -> Picture | None:
 def describe(value: Any) -> str:
     """``str(value)`` as ComfyUI would print the real value: arrays read as torch tensors,
     our private keys are left out."""
-    if isinstance(value, str):
-        return value
-    return _inner(value)
+    return describe_with(value, _array_text)
 
 
-def _inner(value: Any) -> str:
+def _array_text(value: Any) -> str | None:
     if isinstance(value, np.ndarray):
         body = np.array2string(value, separator=", ", threshold=1000, edgeitems=3, prefix="tensor(")
         return f"tensor({body})"
-    if isinstance(value, Mapping):
-        items = ", ".join(f"{k!r}: {_inner(v)}" for k, v in value.items() if k not in PRIVATE_KEYS)
-        return "{" + items + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_inner(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        inner = ", ".join(_inner(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    return repr(value)
+    return None
+
+
+def describe_with(value: Any, tensor_text: Callable[[Any], str | None]) -> str:
+    """``str(value)`` of a node input as Python prints containers, with ``tensor_text`` giving
+    the text of each value that stands for a tensor (None for any other value); an executor
+    family passes how its tensors print."""
+    if isinstance(value, str):
+        return value
+
+    def inner(value: Any) -> str:
+        text = tensor_text(value)
+        if text is not None:
+            return text
+        if isinstance(value, Mapping):
+            items = ", ".join(f"{k!r}: {inner(v)}" for k, v in value.items() if k not in PRIVATE_KEYS)
+            return "{" + items + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(inner(v) for v in value) + "]"
+        if isinstance(value, tuple):
+            joined = ", ".join(inner(v) for v in value)
+            return f"({joined},)" if len(value) == 1 else f"({joined})"
+        return repr(value)
+
+    return inner(value)

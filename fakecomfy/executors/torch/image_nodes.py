@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy import image_nodes as numpy_image_nodes
+from fakecomfy.executors.numpy.image_nodes import scale_target
 from fakecomfy.executors.numpy.registry import single, timed
 from fakecomfy.executors.torch.adapted import adapt
 from fakecomfy.executors.torch.resize import resize_images, upscale
@@ -24,14 +25,10 @@ def empty_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1, 
 # ---- scaling --------------------------------------------------------------------------------
 def image_scale(ctx: NodeContext, image: Any, upscale_method: str, width: int, height: int,
                 crop: str = "disabled", **_: Any) -> NodeResult:
-    if width == 0 and height == 0:
+    target = scale_target(tuple(image.shape), width, height)
+    if target is None:
         return single(image)
-    h, w = image.shape[1:3]
-    if width == 0:
-        width = max(1, round(w * height / h))
-    elif height == 0:
-        height = max(1, round(h * width / w))
-    return single(resize_images(image, width, height, upscale_method, crop))
+    return single(resize_images(image, *target, upscale_method, crop))
 
 
 def image_scale_by(ctx: NodeContext, image: Any, upscale_method: str, scale_by: float, **_: Any) -> NodeResult:

@@ -12,13 +12,13 @@ write into their inputs) and :func:`to_torch` turns every array of their outputs
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from fakecomfy.executors.numpy.values import PRIVATE_KEYS
+from fakecomfy.executors.numpy.values import describe_with
 
 
 def to_numpy(value: Any) -> Any:
@@ -52,25 +52,15 @@ def tensor_of(array: np.ndarray) -> Any:
 def describe(value: Any) -> str:
     """``str(value)`` as ComfyUI prints it in ``execution_error.current_inputs``: tensors as torch
     prints them, our private keys left out."""
-    if isinstance(value, str):
-        return value
-    return _inner(value)
+    return describe_with(value, _tensor_text)
 
 
-def _inner(value: Any) -> str:
+def _tensor_text(value: Any) -> str | None:
     if isinstance(value, torch.Tensor):
         return str(value)
     if isinstance(value, np.ndarray):
         return str(tensor_of(value))
-    if isinstance(value, Mapping):
-        items = ", ".join(f"{k!r}: {_inner(v)}" for k, v in value.items() if k not in PRIVATE_KEYS)
-        return "{" + items + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_inner(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        inner = ", ".join(_inner(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    return repr(value)
+    return None
 
 
 def repeat_to(batch: Any, size: int) -> Any:
