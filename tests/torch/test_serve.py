@@ -1,26 +1,14 @@
 """A server with ``executor="torch"`` runs a txt2img and an img2img workflow end to end."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 torch = pytest.importorskip("torch", reason="the torch executor's tests need PyTorch (pip install 'fakecomfy[torch]')")
 
-from fakecomfy.core import defaults  # noqa: E402
-from fakecomfy.settings import Settings  # noqa: E402
 from fakecomfy.testing import FakeComfy  # noqa: E402
-from tests.torch.parity_cases import INPUT_NAME, input_png  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeComfy]:
-    base = tmp_path_factory.mktemp("torch_serve")
-    defaults.populate(base)
-    with FakeComfy.start(Settings(base_directory=base, executor="torch", log_requests=False)) as handle:
-        (handle.input_dir / INPUT_NAME).write_bytes(input_png())
-        yield handle
+from tests.torch.parity_cases import INPUT_NAME  # noqa: E402
 
 
 def workflow(latent: dict[str, Any], denoise: float) -> dict[str, Any]:

@@ -4,7 +4,6 @@ they rest on (bislerp, VAEEncodeForInpaint) against facts recorded from real Com
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the torch executor's tests need PyTorch (pip install 'fakecomfy[torch]')")
 
-from fakecomfy.core import defaults  # noqa: E402
 from fakecomfy.executors.torch.inpaint import masked_for_encoding  # noqa: E402
 from fakecomfy.executors.torch.resize import bislerp  # noqa: E402
-from fakecomfy.settings import Settings  # noqa: E402
 from fakecomfy.testing import FakeComfy  # noqa: E402
 from tests.torch.parity_cases import INPUT_NAME, input_png  # noqa: E402
 
@@ -51,15 +48,6 @@ def test_vae_encode_for_inpaint_greys_and_grows_as_real_does(case: dict[str, Any
 
 
 # ---- workflows through a server -------------------------------------------------------------
-@pytest.fixture(scope="module")
-def comfy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeComfy]:
-    base = tmp_path_factory.mktemp("torch_workflows")
-    defaults.populate(base)
-    with FakeComfy.start(Settings(base_directory=base, executor="torch", log_requests=False)) as handle:
-        (handle.input_dir / INPUT_NAME).write_bytes(input_png())
-        yield handle
-
-
 def sampler(latent: list[Any], seed: int, denoise: float = 1.0) -> dict[str, Any]:
     return {"class_type": "KSampler", "inputs": {"model": ["4", 0], "seed": seed, "steps": 3, "cfg": 7.0,
                                                  "sampler_name": "euler", "scheduler": "normal",
