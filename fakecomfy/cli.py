@@ -39,6 +39,19 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    help="the torch executor uses the CPU even where CUDA is available")
     p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
                    help="execution time of a node class; for samplers, seconds per step (repeatable)")
+    p.add_argument("--device-profile", metavar="NAME|FILE",
+                   help="simulate a GPU: a shipped profile (rtx4090, rtx4060-8gb, a100-80gb, cpu) or a JSON file")
+    p.add_argument("--device-time-scale", type=float, metavar="FACTOR",
+                   help="multiply every simulated device time (default 1; 0.1 runs ten times faster than the card)")
+    vram = p.add_mutually_exclusive_group()
+    vram.add_argument("--lowvram", action="store_true", default=None,
+                      help="simulated device: split models like ComfyUI's --lowvram")
+    vram.add_argument("--novram", action="store_true", default=None, help="simulated device: keep no weights in VRAM")
+    vram.add_argument("--highvram", action="store_true", default=None, help="simulated device: keep models in VRAM")
+    vram.add_argument("--gpu-only", action="store_true", default=None, help="simulated device: everything on the GPU")
+    p.add_argument("--reserve-vram", type=float, metavar="GB", help="simulated device: VRAM left for other programs")
+    p.add_argument("--fault-profile", metavar="NAME|FILE",
+                   help="faults in force from the start and after every reset (a shipped name or a JSON file)")
     p.add_argument("--populate-defaults", action="store_true",
                    help="fill an empty or missing --base-directory with the example image and stand-in models")
     p.add_argument("--no-control-api", action="store_true",
@@ -52,7 +65,9 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
     values.update(env_defaults(environ))
     for name in ("listen", "port", "base_directory", "input_directory", "output_directory",
                  "temp_directory", "user_directory", "multi_user", "enable_cors_header",
-                 "max_upload_size", "disable_metadata", "executor", "cpu", "front_end_root"):
+                 "max_upload_size", "disable_metadata", "executor", "cpu", "front_end_root",
+                 "device_profile", "device_time_scale", "lowvram", "novram", "highvram", "gpu_only",
+                 "reserve_vram", "fault_profile"):
         v = getattr(args, name, None)
         if v is not None:
             values[name] = v

@@ -42,6 +42,19 @@ class Settings:
     # ComfyUI's --cpu: the torch executor runs on the CPU even where CUDA is available.
     cpu: bool = False
     node_times: dict[str, float] = field(default_factory=dict)
+    # A simulated GPU (fakecomfy.core.gpu): a shipped profile's name or a profile file's path.
+    # None: no simulated device, every node instant unless node_times says otherwise.
+    device_profile: str | None = None
+    # Multiplies every simulated device time (0.1: ten times faster than the card; 0: instant).
+    device_time_scale: float = 1.0
+    # ComfyUI's VRAM options, applied to the simulated device as real applies them to its card.
+    lowvram: bool = False
+    novram: bool = False
+    highvram: bool = False
+    gpu_only: bool = False
+    reserve_vram: float | None = None  # GB kept free for other programs (real's default: 0.4 GiB)
+    # A named set of faults (or a file of them) in force from the start and again after each reset.
+    fault_profile: str | None = None
     log_requests: bool = True
     # The control plane over HTTP under /_fakecomfy/ (its Python side is always there).
     control_api: bool = True
@@ -100,6 +113,8 @@ def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
     text = {
         "FAKECOMFY_LISTEN": "listen",
         "FAKECOMFY_EXECUTOR": "executor",
+        "FAKECOMFY_DEVICE_PROFILE": "device_profile",
+        "FAKECOMFY_FAULT_PROFILE": "fault_profile",
     }
     paths = {
         "FAKECOMFY_BASE_DIRECTORY": "base_directory",
@@ -125,6 +140,14 @@ def env_defaults(environ: dict[str, str] | None = None) -> dict[str, object]:
         out["front_end"] = env["FAKECOMFY_FRONT_END"].lower() in _TRUE
     if env.get("FAKECOMFY_CPU"):
         out["cpu"] = env["FAKECOMFY_CPU"].lower() in _TRUE
+    for var, name in (("FAKECOMFY_LOWVRAM", "lowvram"), ("FAKECOMFY_NOVRAM", "novram"),
+                      ("FAKECOMFY_HIGHVRAM", "highvram"), ("FAKECOMFY_GPU_ONLY", "gpu_only")):
+        if env.get(var):
+            out[name] = env[var].lower() in _TRUE
+    if env.get("FAKECOMFY_RESERVE_VRAM"):
+        out["reserve_vram"] = float(env["FAKECOMFY_RESERVE_VRAM"])
+    if env.get("FAKECOMFY_DEVICE_TIME_SCALE"):
+        out["device_time_scale"] = float(env["FAKECOMFY_DEVICE_TIME_SCALE"])
     if env.get("FAKECOMFY_DISABLE_METADATA"):
         out["disable_metadata"] = env["FAKECOMFY_DISABLE_METADATA"].lower() in _TRUE
     if "FAKECOMFY_ENABLE_CORS_HEADER" in env:
