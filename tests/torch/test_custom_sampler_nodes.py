@@ -146,13 +146,19 @@ def test_basic_guider_is_cfg_one_and_disable_noise_adds_none(nodes: Nodes) -> No
     assert torch.allclose(advanced["samples"], custom["samples"], atol=1e-6)
 
 
-def test_every_real_sampler_name_is_implemented_or_a_listed_euler_stand_in(env: ExecutionEnv) -> None:
+def test_every_real_sampler_name_runs_its_own_algorithm(env: ExecutionEnv) -> None:
     definition = env.catalog.definition("KSamplerSelect")
     assert definition is not None
     spec = definition["input"]["required"]["sampler_name"]
     names = set(spec[1]["options"] if spec[0] == "COMBO" else spec[0])
-    assert names == set(solvers.SOLVERS) | solvers.EULER_STAND_INS
-    assert not set(solvers.SOLVERS) & solvers.EULER_STAND_INS
+    assert names == set(solvers.SOLVERS)
+    assert all(solvers.solver(name) == (solvers.SOLVERS[name], True) for name in names)
+
+
+@pytest.mark.parametrize("name", ["SamplerDPMAdaptative", "SamplerSEEDS2", "SamplerSASolver"])
+def test_the_catalogs_sampler_option_nodes_run_on_tensors(env: ExecutionEnv, name: str) -> None:
+    assert env.catalog.definition(name) is not None
+    assert NODES[name] is custom_sampler_nodes.NODES[name]
 
 
 def test_the_family_registers_the_custom_sampling_nodes() -> None:

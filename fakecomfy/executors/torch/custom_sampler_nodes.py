@@ -185,6 +185,27 @@ def sampler_er_sde(ctx: NodeContext, solver_type: str, max_stage: int, eta: floa
     return _configured("er_sde", "er_sde", s_noise=s_noise, noise_scaler=scaler, max_stage=max_stage)
 
 
+def sampler_dpm_adaptative(ctx: NodeContext, order: int, rtol: float, atol: float, h_init: float, pcoeff: float,
+                           icoeff: float, dcoeff: float, accept_safety: float, eta: float, s_noise: float,
+                           **_: Any) -> NodeResult:
+    return _configured("dpm_adaptive", "dpm_adaptive", order=order, rtol=rtol, atol=atol, h_init=h_init,
+                       pcoeff=pcoeff, icoeff=icoeff, dcoeff=dcoeff, accept_safety=accept_safety, eta=eta,
+                       s_noise=s_noise)
+
+
+def sampler_seeds2(ctx: NodeContext, solver_type: str, eta: float, s_noise: float, r: float, **_: Any) -> NodeResult:
+    return _configured("seeds_2", "seeds_2", eta=eta, s_noise=s_noise, r=r, solver_type=solver_type)
+
+
+def sampler_sa_solver(ctx: NodeContext, model: Any, eta: float, sde_start_percent: float, sde_end_percent: float,
+                      s_noise: float, predictor_order: int, corrector_order: int, use_pece: bool,
+                      simple_order_2: bool, **_: Any) -> NodeResult:
+    """Real's node names its sampler sa_solver, PECE or not; the SDE interval is in SD1.5's sigmas."""
+    return _configured("sa_solver", "sa_solver", eta=eta, sde_start_percent=sde_start_percent,
+                       sde_end_percent=sde_end_percent, s_noise=s_noise, predictor_order=predictor_order,
+                       corrector_order=corrector_order, use_pece=bool(use_pece), simple_order_2=bool(simple_order_2))
+
+
 def _append_zero(x: Any) -> Any:
     return torch.cat([x, x.new_zeros([1])])
 
@@ -203,6 +224,9 @@ NODES: dict[str, NodeFunction] = {
     "SamplerDPMPP_3M_SDE": timed(sampler_dpmpp_3m_sde),
     "SamplerEulerCFGpp": timed(sampler_euler_cfg_pp),
     "SamplerER_SDE": timed(sampler_er_sde),
+    "SamplerDPMAdaptative": timed(sampler_dpm_adaptative),
+    "SamplerSEEDS2": timed(sampler_seeds2),
+    "SamplerSASolver": timed(sampler_sa_solver),
     "RandomNoise": timed(random_noise),
     "DisableNoise": timed(disable_noise),
     "CFGGuider": timed(cfg_guider),

@@ -2,11 +2,8 @@
 the sigma schedules KSampler picks by name.
 
 The sampler algorithms themselves live in :mod:`.solvers`. Every number here is checked
-against values recorded from real ComfyUI (tests/torch/data/sampling_facts.json).
-
-Samplers not implemented yet run euler over the same sigmas (real would run them, so they are
-not refused): exp_heun_2_x0, exp_heun_2_x0_sde, dpm_adaptive, seeds_2, seeds_3,
-sa_solver, sa_solver_pece (``solvers.EULER_STAND_INS``).
+against values recorded from real ComfyUI (tests/torch/data/sampling_facts.json), and so is
+every sampler of real's KSAMPLER_NAMES.
 """
 from __future__ import annotations
 

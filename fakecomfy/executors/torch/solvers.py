@@ -4,7 +4,8 @@ Written from the published methods: Euler and Heun steps of Karras et al. 2022 (
 DPM-Solver-2 (Lu et al. 2022), DPM-Solver++(2S/2M/SDE/2M SDE) (Lu et al. 2022b), the 3M SDE
 variant of k-diffusion, linear multistep, LCM (Luo et al. 2023) and UniPC's B(h) predictor-
 corrector (Zhao et al. 2023); the cfg++, multistep (ipndm, DEIS, res_multistep,
-gradient estimation) and ER-SDE samplers live in their own modules. The SDE samplers draw their
+gradient estimation, ER-SDE), DPM-Solver fast / adaptive, SEEDS and SA-Solver samplers live in
+their own modules. The SDE samplers draw their
 noise from a torchsde Brownian tree over [smallest positive sigma, largest sigma] seeded with
 the seed, as real does.
 The k-diffusion package (MIT) is the reference these follow; it cannot be
@@ -35,12 +36,14 @@ from fakecomfy.executors.torch.solvers_cfg_pp import (
     euler_cfg_pp,
     euler_pp,
 )
-from fakecomfy.executors.torch.solvers_dpm import dpm_fast
+from fakecomfy.executors.torch.solvers_dpm import dpm_adaptive, dpm_fast
 from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_estimation, ipndm, ipndm_v, res_multistep
+from fakecomfy.executors.torch.solvers_sa import sa_solver, sa_solver_pece
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
+from fakecomfy.executors.torch.solvers_seeds import exp_heun_2_x0, exp_heun_2_x0_sde, seeds_2, seeds_3
 from fakecomfy.executors.torch.solvers_unipc import uni_pc, uni_pc_bh2
 
-__all__ = ["EULER_STAND_INS", "NODE_SOLVERS", "SOLVERS", "Callback", "Denoiser", "Solver", "configured", "ddpm",
+__all__ = ["NODE_SOLVERS", "SOLVERS", "Callback", "Denoiser", "Solver", "configured", "ddpm",
            "dpm_2", "dpm_2_ancestral", "dpmpp_2m", "dpmpp_2s_ancestral", "euler", "euler_ancestral", "heun",
            "heunpp2", "lcm", "lms", "solver"]
 
@@ -273,16 +276,18 @@ SOLVERS: dict[str, Solver] = {
     "heunpp2": heunpp2,
     "ddpm": ddpm,
     "dpm_fast": dpm_fast,
+    "dpm_adaptive": dpm_adaptive,
+    "exp_heun_2_x0": exp_heun_2_x0,
+    "exp_heun_2_x0_sde": exp_heun_2_x0_sde,
+    "seeds_2": seeds_2,
+    "seeds_3": seeds_3,
+    "sa_solver": sa_solver,
+    "sa_solver_pece": sa_solver_pece,
 }
 
 
 # Samplers only a Sampler* node gives (no sampler name of their own)
 NODE_SOLVERS: dict[str, Solver] = {"euler_pp": euler_pp}
-
-# Real's sampler names that still run euler here (listed in :mod:`.sampling`'s docstring too).
-EULER_STAND_INS = frozenset((
-    "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_adaptive", "seeds_2", "seeds_3", "sa_solver",
-    "sa_solver_pece"))
 
 
 def configured(name: str, options: dict[str, Any]) -> Solver:
@@ -292,8 +297,8 @@ def configured(name: str, options: dict[str, Any]) -> Solver:
 
 
 def solver(name: str) -> tuple[Solver, bool]:
-    """The algorithm for a sampler name and whether it is exactly real's; names we do not
-    implement yet run euler (same step and callback count as every first-order sampler)."""
+    """The algorithm for a sampler name and whether it is exactly real's (every name of real's
+    KSAMPLER_NAMES is); a name outside them runs euler."""
     if name in SOLVERS:
         return SOLVERS[name], True
     return euler, False

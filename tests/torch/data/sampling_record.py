@@ -108,12 +108,31 @@ SAMPLER_NODES: list[tuple[str, dict[str, object]]] = [
 ]
 
 
-def sampler_node_runs(start: torch.Tensor) -> dict[str, object]:
+# Option nodes whose runs the solver tests check themselves (SamplerSASolver reads the model's sigmas;
+# dpm_adaptive's attempts can outnumber the steps).
+EXTRA_SAMPLER_NODES: list[tuple[str, dict[str, object]]] = [
+    ("SamplerDPMAdaptative", {"order": 2, "rtol": 0.1, "atol": 0.01, "h_init": 0.2, "pcoeff": 0.1, "icoeff": 0.8,
+                              "dcoeff": 0.05, "accept_safety": 0.9, "eta": 0.5, "s_noise": 0.9}),
+    ("SamplerDPMAdaptative", {"order": 3, "rtol": 0.05, "atol": 0.0078, "h_init": 0.05, "pcoeff": 0.0, "icoeff": 1.0,
+                              "dcoeff": 0.0, "accept_safety": 0.81, "eta": 0.0, "s_noise": 1.0}),
+    ("SamplerSEEDS2", {"solver_type": "phi_2", "eta": 0.6, "s_noise": 0.8, "r": 0.4}),
+    ("SamplerSEEDS2", {"solver_type": "phi_1", "eta": 0.0, "s_noise": 1.0, "r": 0.7}),
+    ("SamplerSASolver", {"eta": 0.7, "sde_start_percent": 0.1, "sde_end_percent": 0.9, "s_noise": 1.1,
+                         "predictor_order": 2, "corrector_order": 2, "use_pece": False, "simple_order_2": True}),
+    ("SamplerSASolver", {"eta": 1.0, "sde_start_percent": 0.0, "sde_end_percent": 0.5, "s_noise": 1.0,
+                         "predictor_order": 4, "corrector_order": 1, "use_pece": True, "simple_order_2": False}),
+    ("SamplerSASolver", {"eta": 0.0, "sde_start_percent": 0.2, "sde_end_percent": 0.8, "s_noise": 1.0,
+                         "predictor_order": 1, "corrector_order": 0, "use_pece": False, "simple_order_2": False}),
+]
+
+
+def sampler_node_runs(start: torch.Tensor, nodes: list[tuple[str, dict[str, object]]]) -> dict[str, object]:
     runs: dict[str, object] = {}
     sig = comfy.samplers.calculate_sigmas(MS, "karras", 6)
-    for node, inputs in SAMPLER_NODES:
+    for node, inputs in nodes:
         sampler = getattr(ncs, node, None) or getattr(nas, node)
-        sampler = sampler.execute(**inputs)[0]
+        model_input = {"model": Model()} if node == "SamplerSASolver" else {}
+        sampler = sampler.execute(**model_input, **inputs)[0]
         model = Toy()
         seen: list[int] = []
         out = sampler.sampler_function(model, start * sig[0], sig.clone(), extra_args={"seed": 11},
@@ -171,7 +190,8 @@ def main() -> None:
     for name in ["dpm_fast", "heunpp2", "ddpm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_ancestral",
                  "gradient_estimation", "er_sde", "euler_cfg_pp", "euler_ancestral_cfg_pp", "dpmpp_2m_cfg_pp",
                  "dpmpp_2s_ancestral_cfg_pp", "res_multistep_cfg_pp", "res_multistep_ancestral_cfg_pp",
-                 "gradient_estimation_cfg_pp"]:
+                 "gradient_estimation_cfg_pp", "exp_heun_2_x0", "exp_heun_2_x0_sde", "dpm_adaptive", "seeds_2",
+                 "seeds_3", "sa_solver", "sa_solver_pece"]:
         for scheduler, steps in [("karras", 6), ("normal", 5), ("karras", 2), ("karras", 1), ("karras", 9)]:
             sig = comfy.samplers.calculate_sigmas(MS, scheduler, steps)
             model = Toy()
@@ -183,7 +203,8 @@ def main() -> None:
             facts.setdefault(group, {})[f"{name}|{scheduler}|{steps}"] = {  # type: ignore[index]
                 "out": values(out), "calls": model.calls, "callbacks": seen}
     facts["samplers"] = {**runs, **facts.get("samplers", {})}  # type: ignore[dict-item]
-    facts["sampler_nodes"] = sampler_node_runs(start)
+    facts["sampler_nodes"] = sampler_node_runs(start, SAMPLER_NODES)
+    facts["extra_sampler_nodes"] = sampler_node_runs(start, EXTRA_SAMPLER_NODES)
     facts["custom_sigmas"] = custom_sigmas()
     out_path = Path(__file__).with_name("sampling_facts.json")
     out_path.write_text(json.dumps(facts, indent=0) + "\n")
