@@ -88,9 +88,9 @@ def test_cfg_one_skips_the_uncond_pass(run: Sampler, monkeypatch: pytest.MonkeyP
     batches: list[int] = []
     original = type(model).forward
 
-    def counting(self: Any, x: Any, s: Any, t: Any) -> Any:
+    def counting(self: Any, x: Any, s: Any, t: Any, *sampling: Any) -> Any:
         batches.append(x.shape[0])
-        return original(self, x, s, t)
+        return original(self, x, s, t, *sampling)
 
     monkeypatch.setattr(type(model), "forward", counting)
     run.ksampler(cfg=1.0, steps=3)

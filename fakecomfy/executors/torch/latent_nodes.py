@@ -19,7 +19,13 @@ MIN_UPSCALE_SIZE = 64  # LatentUpscale never goes below 64 pixels a side
 
 
 def empty_latent_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1, **_: Any) -> NodeResult:
+    """Four channels whatever the model: the sampler gives an all-zero latent the model's count."""
     return single({"samples": torch.zeros([batch_size, 4, height // 8, width // 8])})
+
+
+def empty_sd3_latent_image(ctx: NodeContext, width: int, height: int, batch_size: int = 1, **_: Any) -> NodeResult:
+    """The 16-channel latent of SD3 and Flux."""
+    return single({"samples": torch.zeros([batch_size, 16, height // 8, width // 8])})
 
 
 def _with_samples(latent: Latent, samples: Any) -> Latent:
@@ -70,6 +76,7 @@ def vae_encode(ctx: NodeContext, vae: Vae, pixels: Any, **_: Any) -> NodeResult:
 
 NODES: dict[str, NodeFunction] = {
     "EmptyLatentImage": timed(empty_latent_image),
+    "EmptySD3LatentImage": timed(empty_sd3_latent_image),
     "LatentUpscale": timed(latent_upscale),
     "LatentUpscaleBy": timed(latent_upscale_by),
     "SetLatentNoiseMask": timed(set_latent_noise_mask),

@@ -5,7 +5,10 @@ steps, add_noise and noise masks.
 As in real ComfyUI: one ProgressBar update per sampler step from the sampler's callback (value
 ``i + 1`` of the window's step count), a preview of the step's denoised latent when the prompt
 asks for previews, the interrupt flag checked before every model call, and ``--node-time``
-spent per step (interruptibly).
+spent per step (interruptibly). The model's sampling and latent format
+(:mod:`.model_sampling`: eps for the SD family, CONST flow for SD3 and Flux) set the schedule,
+the noising and the latent's scale and shift. The loop runs on the torch device: the noise is
+drawn on the CPU, the latent, noise and mask moved there once, the result moved back after.
 """
 from __future__ import annotations
 
@@ -20,14 +23,12 @@ import torch.nn.functional as F
 from fakecomfy import images
 from fakecomfy.core.execution import Preview
 from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
-from fakecomfy.executors.torch import sampling, solvers
+from fakecomfy.executors.torch import devices, sampling, solvers
 from fakecomfy.executors.torch.denoiser import StandInModel, load_model, summary
+from fakecomfy.executors.torch.model_sampling import ModelSampling, latent_format, sampling_of
 from fakecomfy.protocol import PreviewFormat
 
 PREVIEW_SIZE = 512
-# The latent formats' scale factors (process_latent_in multiplies a non-empty input latent).
-SCALE_FACTORS = {"sd15": 0.18215, "sd2": 0.18215, "sdxl": 0.13025, "sdxl_refiner": 0.13025}
-DEFAULT_SCALE = 0.18215
 Latent = dict[str, Any]
 
 
@@ -78,7 +79,7 @@ def run(ctx: NodeContext, job: SamplingJob) -> Latent:
         noise = torch.zeros(samples.shape, dtype=torch.float32)
     else:
         noise = sampling.prepare_noise(samples.shape, job.seed, job.latent.get("batch_index"))
-    sigmas = sampling.ksampler_sigmas(job.scheduler, job.sampler_name, job.steps, job.denoise)
+    sigmas = sampling.ksampler_sigmas(job.scheduler, job.sampler_name, job.steps, job.denoise, sampling_of(job.model))
     window = sampling.step_window(sigmas, job.start_step, job.last_step, job.force_full_denoise)
     out = dict(job.latent)
     if window is None or window.shape[-1] == 0:  # nothing to sample: real returns the latent as it came
@@ -104,19 +105,16 @@ def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, s
     ``seed`` seeds the samplers' own noise (ancestral, SDE, ddim's inpaint noise); ``algorithm``
     replaces the name's sampler function (a Sampler* node's, options bound)."""
     model = load_model(guidance.model.name, guidance.model.latent_channels)
-    scale = SCALE_FACTORS.get(guidance.model.arch, DEFAULT_SCALE)
+    ms = sampling_of(guidance.model)
+    fmt = latent_format(guidance.model)
+    device = devices.torch_device()
+    samples, noise, sigmas = samples.to(device), noise.to(device), sigmas.to(device)
     empty = torch.count_nonzero(samples) == 0
-    latent = samples if empty else samples * scale  # process_latent_in leaves an empty latent alone
-    mask = _mask(noise_mask, latent.shape)
+    latent = samples if empty else fmt.process_in(samples)  # an empty latent is left alone, as real's
+    mask = _mask(noise_mask, latent.shape, device)
     # ddim is euler whose masked area is filled with its own noise of seed + 1
-    inpaint_noise = sampling.prepare_noise(noise.shape, seed + 1) if sampler_name == "ddim" else noise
-    first = sigmas[0]
-    top = sampling.SD15.sigma_max
-    max_denoise = math.isclose(top, float(first), rel_tol=1e-5) or float(first) > top
-    x = noise * ((1.0 + first ** 2) ** 0.5 if max_denoise else first) + latent
-    denoise: solvers.Denoiser = _Guided(ctx, model, guidance, latent.shape[0], cfg_pp="cfg_pp" in sampler_name)
-    if mask is not None:
-        denoise = _Masked(denoise, mask, latent, inpaint_noise)
+    inpaint_noise = sampling.prepare_noise(noise.shape, seed + 1).to(device) if sampler_name == "ddim" else noise
+    guided = _Guided(ctx, model, ms, guidance, latent.shape[0], cfg_pp="cfg_pp" in sampler_name)
     total = len(sigmas) - 1
     last: list[Any] = []
 
@@ -131,41 +129,62 @@ def sample(ctx: NodeContext, guidance: Guidance, sampler_name: str, seed: int, s
 
     if algorithm is None:
         algorithm, _ = solvers.solver(sampler_name)
+    result = run_solver(ms, guided, algorithm, sigmas, seed, noise, latent, mask, inpaint_noise, on_step)
+    home = devices.intermediate_device()
+    denoised = fmt.process_out(last[0]).to(home) if last else None
+    return Sampled(fmt.process_out(result).to(home), denoised)
+
+
+def run_solver(ms: ModelSampling, denoise: solvers.Denoiser, algorithm: solvers.Solver, sigmas: Any, seed: int,
+               noise: Any, latent: Any, mask: Any | None, inpaint_noise: Any, callback: solvers.Callback) -> Any:
+    """Real's KSAMPLER.sample in the model's space: the latent noised to the first sigma by the
+    model sampling (an eps model's at the schedule's top by sqrt(1 + sigma^2)), the masked
+    area alone sampled, the solver's steps, and the model sampling's inverse scaling."""
+    top = ms.sigma_max
+    max_denoise = math.isclose(top, float(sigmas[0]), rel_tol=1e-5) or float(sigmas[0]) > top
+    x = ms.noise_scaling(sigmas[0], noise, latent, max_denoise)
+    if mask is not None:
+        denoise = Masked(denoise, ms, mask, latent, inpaint_noise)
     with torch.no_grad():
-        result = algorithm(denoise, x, sigmas, seed, on_step)
-    return Sampled(result / scale, last[0] / scale if last else None)  # process_latent_out
+        return ms.inverse_noise_scaling(sigmas[-1], algorithm(denoise, x, sigmas, seed, callback))
 
 
 class _Guided:
     """The cfg denoiser: cond and uncond in one batched model call; without a negative, or at
     cfg 1 for samplers other than cfg++, the uncond pass is skipped. ``uncond`` keeps the last
-    call's unconditional prediction for the cfg++ samplers (zeros without a negative, as real's)."""
+    call's unconditional prediction for the cfg++ samplers (zeros without a negative, as real's).
+    ``model_sampling`` is the model's, for samplers that step differently on flow models."""
 
-    def __init__(self, ctx: NodeContext, model: StandInModel, guidance: Guidance, batch: int, cfg_pp: bool) -> None:
-        self.ctx, self.model, self.cfg = ctx, model, guidance.cfg
-        self.positive = _text(guidance.positive, batch)
+    def __init__(self, ctx: NodeContext, model: StandInModel, model_sampling: ModelSampling, guidance: Guidance,
+                 batch: int, cfg_pp: bool) -> None:
+        self.ctx, self.model, self.model_sampling, self.cfg = ctx, model, model_sampling, guidance.cfg
+        device = devices.torch_device()
+        self.positive = _text(guidance.positive, batch).to(device)
         skip = guidance.negative is None or (math.isclose(guidance.cfg, 1.0) and not cfg_pp)
-        self.negative = None if skip else _text(guidance.negative, batch)
+        self.negative = None if skip else _text(guidance.negative, batch).to(device)
         self.uncond: Any = None
 
     def __call__(self, x: Any, sigma: Any) -> Any:
         self.ctx.check_interrupt()
         if self.negative is None:
-            cond = self.model(x, sigma, self.positive)
+            cond = self.model(x, sigma, self.positive, self.model_sampling)
             self.uncond = torch.zeros_like(cond)
             return cond
-        both = self.model(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([self.positive, self.negative]))
+        both = self.model(torch.cat([x, x]), torch.cat([sigma, sigma]), torch.cat([self.positive, self.negative]),
+                          self.model_sampling)
         cond, self.uncond = both.chunk(2)
         return self.uncond + (cond - self.uncond) * self.cfg
 
 
-class _Masked:
+class Masked:
     """Only the masked area is sampled: elsewhere the model sees the input latent noised to the
-    step's sigma, and its prediction is the input latent itself. The guider's uncond passes
-    through unmasked, as real's post-cfg hook sees it."""
+    step's sigma (the model sampling's noise scaling), and its prediction is the input latent
+    itself. The guider's uncond passes through unmasked, as real's post-cfg hook sees it."""
 
-    def __init__(self, denoise: solvers.Denoiser, mask: Any, latent: Any, noise: Any) -> None:
-        self.denoise, self.mask, self.latent, self.noise = denoise, mask, latent, noise
+    def __init__(self, denoise: solvers.Denoiser, model_sampling: ModelSampling, mask: Any, latent: Any,
+                 noise: Any) -> None:
+        self.denoise, self.model_sampling, self.mask, self.latent, self.noise = (
+            denoise, model_sampling, mask, latent, noise)
         self.keep = 1.0 - mask
 
     @property
@@ -173,16 +192,16 @@ class _Masked:
         return getattr(self.denoise, "uncond", None)
 
     def __call__(self, x: Any, sigma: Any) -> Any:
-        s = sigma.view(-1, 1, 1, 1)
-        x = x * self.mask + (self.noise * s + self.latent) * self.keep
+        noised = self.model_sampling.noise_scaling(sigma.view(-1, 1, 1, 1), self.noise, self.latent)
+        x = x * self.mask + noised * self.keep
         return self.denoise(x, sigma) * self.mask + self.latent * self.keep
 
 
-def _mask(noise_mask: Any, shape: Any) -> Any | None:
+def _mask(noise_mask: Any, shape: Any, device: Any) -> Any | None:
     """The LATENT's noise_mask resized (bilinear) to the latent and repeated over channels and batch."""
     if noise_mask is None:
         return None
-    mask = torch.as_tensor(noise_mask).float()
+    mask = torch.as_tensor(noise_mask).float().to(device)
     mask = mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1]))
     mask = F.interpolate(mask, size=(shape[2], shape[3]), mode="bilinear")
     mask = mask.repeat(1, shape[1], 1, 1)
