@@ -38,4 +38,4 @@ NODES: dict[str, NodeFunction] = {
     "ModelSamplingFlux": timed(model_sampling_flux),
 }
 
-__all__ = ["NODES"]
+__all__ = ["NODES", "model_sampling_aura_flow", "model_sampling_flux", "model_sampling_sd3"]
