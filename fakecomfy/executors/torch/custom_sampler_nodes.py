@@ -17,6 +17,7 @@ from fakecomfy.executors.base import NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.numpy.registry import timed
 from fakecomfy.executors.numpy.values import Guider, Noise, Sampler
 from fakecomfy.executors.torch import sampling, solvers
+from fakecomfy.executors.torch.model_sampling import sampling_of
 from fakecomfy.executors.torch.sampler_nodes import Guidance, Latent, fix_empty_channels, sample
 
 # ---- the custom samplers -----------------------------------------------------------------------
@@ -130,10 +131,11 @@ def basic_guider(ctx: NodeContext, model: Any, conditioning: Any, **_: Any) -> N
 # ---- sigmas ------------------------------------------------------------------------------------
 def basic_scheduler(ctx: NodeContext, model: Any, scheduler: str, steps: int, denoise: float,
                     **_: Any) -> NodeResult:
+    """The schedule from the model's own sampling (an SD3 or Flux model's flow sigmas)."""
     if denoise <= 0.0:
         return NodeResult((torch.zeros((0,), dtype=torch.float32),))
     total = steps if denoise >= 1.0 else int(steps / denoise)
-    return NodeResult((sampling.schedule(scheduler, total)[-(steps + 1):],))
+    return NodeResult((sampling.schedule(scheduler, total, sampling_of(model))[-(steps + 1):],))
 
 
 def karras_scheduler(ctx: NodeContext, steps: int, sigma_max: float, sigma_min: float, rho: float,
@@ -200,10 +202,19 @@ def sampler_seeds2(ctx: NodeContext, solver_type: str, eta: float, s_noise: floa
 def sampler_sa_solver(ctx: NodeContext, model: Any, eta: float, sde_start_percent: float, sde_end_percent: float,
                       s_noise: float, predictor_order: int, corrector_order: int, use_pece: bool,
                       simple_order_2: bool, **_: Any) -> NodeResult:
-    """Real's node names its sampler sa_solver, PECE or not; the SDE interval is in SD1.5's sigmas."""
+    """Real's node names its sampler sa_solver, PECE or not; the SDE interval is in the sigmas of
+    the model's sampling at sampling time (the guider's model: the same one in any usual graph)."""
     return _configured("sa_solver", "sa_solver", eta=eta, sde_start_percent=sde_start_percent,
                        sde_end_percent=sde_end_percent, s_noise=s_noise, predictor_order=predictor_order,
                        corrector_order=corrector_order, use_pece=bool(use_pece), simple_order_2=bool(simple_order_2))
+
+
+def sampler_lcm_upscale(ctx: NodeContext, scale_ratio: float, scale_steps: int, upscale_method: str,
+                        **_: Any) -> NodeResult:
+    """LCM that upscales the latent between steps (scale_steps -1: real's default count)."""
+    steps = None if scale_steps < 0 else scale_steps
+    return _configured("lcm_upscale", "lcm_upscale", total_upscale=scale_ratio, upscale_steps=steps,
+                       upscale_method=upscale_method)
 
 
 def _append_zero(x: Any) -> Any:
@@ -227,6 +238,7 @@ NODES: dict[str, NodeFunction] = {
     "SamplerDPMAdaptative": timed(sampler_dpm_adaptative),
     "SamplerSEEDS2": timed(sampler_seeds2),
     "SamplerSASolver": timed(sampler_sa_solver),
+    "SamplerLCMUpscale": timed(sampler_lcm_upscale),
     "RandomNoise": timed(random_noise),
     "DisableNoise": timed(disable_noise),
     "CFGGuider": timed(cfg_guider),

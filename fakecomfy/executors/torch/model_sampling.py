@@ -58,6 +58,14 @@ class EpsSampling(DiscreteSigmas):
     def inverse_noise_scaling(self, sigma: Any, latent: Any) -> Any:
         return latent
 
+    def percent_to_sigma(self, percent: float) -> float:
+        """The sigma ``percent`` of the way through the model's timesteps (huge before the start)."""
+        if percent <= 0.0:
+            return 999999999.9
+        if percent >= 1.0:
+            return 0.0
+        return float(self.sigma(torch.tensor((1.0 - percent) * 999.0)))
+
 
 class _Const:
     """CONST prediction of the flow models: x interpolates linearly between latent and noise."""
@@ -92,6 +100,14 @@ class FlowSampling(_Const, DiscreteSigmas):
             return t
         return self.shift * t / (1 + (self.shift - 1) * t)
 
+    def percent_to_sigma(self, percent: float) -> float:
+        if percent <= 0.0:
+            return 1.0
+        if percent >= 1.0:
+            return 0.0
+        t = 1.0 - percent
+        return t if self.shift == 1.0 else self.shift * t / (1 + (self.shift - 1) * t)
+
 
 class FluxSampling(_Const, DiscreteSigmas):
     """ModelSamplingFlux: Flux's time shift ``e^mu / (e^mu + 1/t - 1)`` over 10 000 steps."""
@@ -105,6 +121,13 @@ class FluxSampling(_Const, DiscreteSigmas):
 
     def sigma(self, timestep: Any) -> Any:
         return math.exp(self.shift) / (math.exp(self.shift) + (1 / torch.as_tensor(timestep) - 1) ** 1.0)
+
+    def percent_to_sigma(self, percent: float) -> float:
+        if percent <= 0.0:
+            return 1.0
+        if percent >= 1.0:
+            return 0.0
+        return math.exp(self.shift) / (math.exp(self.shift) + (1 / (1.0 - percent) - 1) ** 1.0)
 
 
 ModelSampling = EpsSampling | FlowSampling | FluxSampling

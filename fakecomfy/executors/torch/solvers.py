@@ -12,6 +12,8 @@ The k-diffusion package (MIT) is the reference these follow; it cannot be
 imported without its training dependencies (torchvision, wandb, clean-fid, ...), so the handful
 of steps are written here. Where real ComfyUI differs from the papers (ancestral noise drawn
 from a generator seeded with ``seed + 1`` on the CPU, one callback per step), we do as it does.
+On flow (CONST) models the ancestral samplers take real's rectified-flow forms (solvers_flow)
+and the half log-SNR samplers the flow model's log((1 - sigma) / sigma), as real's do.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from fakecomfy.executors.torch.solvers_base import (
     ancestral_step,
     batch_sigma,
     derivative,
+    is_flow,
     noise_sampler,
+    sampling_of,
 )
 from fakecomfy.executors.torch.solvers_cfg_pp import (
     dpmpp_2m_cfg_pp,
@@ -37,11 +41,13 @@ from fakecomfy.executors.torch.solvers_cfg_pp import (
     euler_pp,
 )
 from fakecomfy.executors.torch.solvers_dpm import dpm_adaptive, dpm_fast
+from fakecomfy.executors.torch.solvers_flow import dpm_2_ancestral_rf, dpmpp_2s_ancestral_rf, euler_ancestral_rf
 from fakecomfy.executors.torch.solvers_multistep import deis, er_sde, gradient_estimation, ipndm, ipndm_v, res_multistep
 from fakecomfy.executors.torch.solvers_sa import sa_solver, sa_solver_pece
 from fakecomfy.executors.torch.solvers_sde import dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_sde
 from fakecomfy.executors.torch.solvers_seeds import exp_heun_2_x0, exp_heun_2_x0_sde, seeds_2, seeds_3
 from fakecomfy.executors.torch.solvers_unipc import uni_pc, uni_pc_bh2
+from fakecomfy.executors.torch.solvers_upscale import lcm_upscale
 
 __all__ = ["NODE_SOLVERS", "SOLVERS", "Callback", "Denoiser", "Solver", "configured", "ddpm",
            "dpm_2", "dpm_2_ancestral", "dpmpp_2m", "dpmpp_2s_ancestral", "euler", "euler_ancestral", "heun",
@@ -58,6 +64,8 @@ def euler(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -
 
 def euler_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, eta: float = 1.0,
                     s_noise: float = 1.0) -> Any:
+    if is_flow(model):  # real's rectified-flow form on flow models, as for the two below
+        return euler_ancestral_rf(model, x, sigmas, seed, callback, eta, s_noise)
     noise = noise_sampler(x, seed)
     for i in range(len(sigmas) - 1):
         denoised = model(x, batch_sigma(x, sigmas[i]))
@@ -147,6 +155,8 @@ def dpm_2(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -
 
 
 def dpm_2_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+    if is_flow(model):
+        return dpm_2_ancestral_rf(model, x, sigmas, seed, callback)
     noise = noise_sampler(x, seed)
     for i in range(len(sigmas) - 1):
         sigma = sigmas[i]
@@ -209,6 +219,8 @@ def dpmpp_2m(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback
 
 def dpmpp_2s_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, eta: float = 1.0,
                        s_noise: float = 1.0) -> Any:
+    if is_flow(model):
+        return dpmpp_2s_ancestral_rf(model, x, sigmas, seed, callback, eta, s_noise)
     noise = noise_sampler(x, seed)
     for i in range(len(sigmas) - 1):
         sigma = sigmas[i]
@@ -228,13 +240,16 @@ def dpmpp_2s_ancestral(model: Denoiser, x: Any, sigmas: Any, seed: int, callback
 
 
 def lcm(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback) -> Any:
+    """Each step lands on the prediction, re-noised to the next sigma by the model's own noise
+    scaling (a flow model's blends noise and prediction)."""
     noise = noise_sampler(x, seed)
+    ms = sampling_of(model)
     for i in range(len(sigmas) - 1):
         denoised = model(x, batch_sigma(x, sigmas[i]))
         callback(i, denoised, x)
         x = denoised
         if sigmas[i + 1] > 0:
-            x = x + noise() * sigmas[i + 1]
+            x = x + noise() * sigmas[i + 1] if ms is None else ms.noise_scaling(sigmas[i + 1], noise(), x)
     return x
 
 
@@ -287,7 +302,7 @@ SOLVERS: dict[str, Solver] = {
 
 
 # Samplers only a Sampler* node gives (no sampler name of their own)
-NODE_SOLVERS: dict[str, Solver] = {"euler_pp": euler_pp}
+NODE_SOLVERS: dict[str, Solver] = {"euler_pp": euler_pp, "lcm_upscale": lcm_upscale}
 
 
 def configured(name: str, options: dict[str, Any]) -> Solver:

@@ -1,5 +1,10 @@
 """What the torch family's samplers share: the denoiser and callback types, the ancestral split
-of a step, and the ancestral noise real draws (a CPU generator seeded with ``seed + 1``)."""
+of a step, the ancestral noise real draws (a CPU generator seeded with ``seed + 1``), and the
+half log-SNR of the model's sampling the SNR-time samplers step in.
+
+A denoiser may carry ``model_sampling`` (the guider's does); where its ``const`` is true (a flow
+model: x = sigma * noise + (1 - sigma) * latent) alpha is ``1 - sigma`` and the half log-SNR is
+``log((1 - sigma) / sigma)``, else alpha is 1 and it is ``-log sigma``, as in real ComfyUI."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,3 +47,38 @@ def uncond_of(model: Denoiser, denoised: Any) -> Any:
     along it); a denoiser without one (a fixed model, BasicGuider's) reports its own prediction."""
     uncond = getattr(model, "uncond", None)
     return denoised if uncond is None else uncond
+
+
+def sampling_of(model: Denoiser) -> Any:
+    """The model sampling a denoiser carries (None for a bare function)."""
+    return getattr(model, "model_sampling", None)
+
+
+def is_flow(model: Denoiser) -> bool:
+    return bool(getattr(sampling_of(model), "const", False))
+
+
+def half_log_snr(sigma: Any, flow: bool) -> Any:
+    """lambda = log(alpha / sigma)."""
+    return sigma.logit().neg() if flow else sigma.log().neg()
+
+
+def snr_sigma(lam: Any, flow: bool) -> Any:
+    """The sigma of a half log-SNR (the inverse of :func:`half_log_snr`)."""
+    return lam.neg().sigmoid() if flow else lam.neg().exp()
+
+
+def offset_first_sigma(model: Denoiser, sigmas: Any) -> Any:
+    """A flow model's schedule may start at sigma 1 (infinite -lambda): real moves that first
+    sigma to the model's sigma at 0.01% of its timesteps."""
+    if len(sigmas) <= 1 or not is_flow(model) or sigmas[0] < 1:
+        return sigmas
+    sigmas = sigmas.clone()
+    sigmas[0] = sampling_of(model).percent_to_sigma(1e-4)
+    return sigmas
+
+
+def snr_times(model: Denoiser, sigmas: Any) -> tuple[Any, Any]:
+    """The sigmas (the first offset as :func:`offset_first_sigma`) and their half log-SNRs."""
+    sigmas = offset_first_sigma(model, sigmas)
+    return sigmas, half_log_snr(sigmas, is_flow(model))

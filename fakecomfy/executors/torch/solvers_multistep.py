@@ -19,6 +19,7 @@ from fakecomfy.executors.torch.solvers_base import (
     batch_sigma,
     derivative,
     noise_sampler,
+    snr_times,
     uncond_of,
 )
 
@@ -196,7 +197,8 @@ def er_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, 
     noise = noise_sampler(x, seed)
     scale = _er_scale if noise_scaler is None else noise_scaler
     nodes = torch.arange(0, float(points), dtype=torch.float32, device=x.device)
-    lambdas = sigmas.log().neg().neg().exp()  # sigma / alpha, through the half log-SNR as real
+    sigmas, half_log_snrs = snr_times(model, sigmas)
+    lambdas = half_log_snrs.neg().exp()  # sigma / alpha, through the half log-SNR as real
     previous: Any = None
     previous_d: Any = None
     for i in range(len(sigmas) - 1):

@@ -18,7 +18,14 @@ from typing import Any
 import torch
 
 from fakecomfy.executors.torch.sampling import SD15, DiscreteSigmas
-from fakecomfy.executors.torch.solvers_base import Callback, Denoiser, batch_sigma, noise_sampler
+from fakecomfy.executors.torch.solvers_base import (
+    Callback,
+    Denoiser,
+    batch_sigma,
+    noise_sampler,
+    sampling_of,
+    snr_times,
+)
 
 
 def percent_to_sigma(percent: float, ms: DiscreteSigmas = SD15) -> float:
@@ -30,8 +37,10 @@ def percent_to_sigma(percent: float, ms: DiscreteSigmas = SD15) -> float:
     return float(ms.sigma(torch.tensor((1.0 - percent) * 999.0)))
 
 
-def tau_interval(eta: float, start_percent: float, end_percent: float) -> Callable[[Any], float]:
-    high, low = percent_to_sigma(start_percent), percent_to_sigma(end_percent)
+def tau_interval(eta: float, start_percent: float, end_percent: float, ms: Any = None) -> Callable[[Any], float]:
+    """eta between the model sampling's sigmas at the two percents, else 0 (SD1.5's without one)."""
+    to_sigma = percent_to_sigma if ms is None else ms.percent_to_sigma
+    high, low = to_sigma(start_percent), to_sigma(end_percent)
     return lambda sigma: eta if eta > 0 and high >= float(sigma) >= low else 0.0
 
 
@@ -79,8 +88,8 @@ def sa_solver(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callbac
     if len(sigmas) <= 1:
         return x
     draw = noise_sampler(x, seed)
-    tau_of = tau_interval(eta, sde_start_percent, sde_end_percent)
-    lambdas = sigmas.log().neg()
+    tau_of = tau_interval(eta, sde_start_percent, sde_end_percent, sampling_of(model))
+    sigmas, lambdas = snr_times(model, sigmas)
     keep = max(predictor_order, corrector_order)
     ends_at_zero = sigmas[-1].item() == 0  # then the orders drop towards the end
     predicted, tau = x, 0.0

@@ -1,5 +1,7 @@
 """The SDE samplers (DPM-Solver++ SDE, 2M SDE, 3M SDE): their noise comes from a torchsde
-Brownian tree over [smallest positive sigma, largest sigma] seeded with the seed, as real's."""
+Brownian tree over [smallest positive sigma, largest sigma] seeded with the seed, as real's.
+They step in the model's half log-SNR (a flow model's ``log((1 - sigma) / sigma)``, its first
+sigma moved off 1 after the tree is built, as real does)."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +10,16 @@ from typing import Any
 import torch
 import torchsde
 
-from fakecomfy.executors.torch.solvers_base import Callback, Denoiser, ancestral_step, batch_sigma
+from fakecomfy.executors.torch.solvers_base import (
+    Callback,
+    Denoiser,
+    ancestral_step,
+    batch_sigma,
+    half_log_snr,
+    is_flow,
+    offset_first_sigma,
+    snr_sigma,
+)
 
 
 class BrownianNoise:
@@ -39,34 +50,31 @@ class BrownianNoise:
         return w / (b - a).abs().sqrt()
 
 
-def _lambda(sigma: Any) -> Any:
-    """Half log-SNR of an eps model's sigma."""
-    return sigma.log().neg()
-
-
 def dpmpp_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, cpu: bool = True,
               eta: float = 1.0, r: float = 0.5, s_noise: float = 1.0) -> Any:
     """DPM-Solver++ (stochastic): two model calls per step but the last, one callback per step."""
     if len(sigmas) <= 1:
         return x
     noise = BrownianNoise(x, sigmas, seed, cpu)
+    flow = is_flow(model)
+    sigmas = offset_first_sigma(model, sigmas)
     for i in range(len(sigmas) - 1):
         denoised = model(x, batch_sigma(x, sigmas[i]))
         callback(i, denoised, x)
         x = denoised if sigmas[i + 1] == 0 else _sde_step(model, x, sigmas[i], sigmas[i + 1], denoised, noise, eta, r,
-                                                                s_noise)
+                                                                s_noise, flow)
     return x
 
 
 def _sde_step(model: Denoiser, x: Any, sigma: Any, sigma_next: Any, denoised: Any, noise: BrownianNoise,
-              eta: float, r: float, s_noise: float) -> Any:
+              eta: float, r: float, s_noise: float, flow: bool) -> Any:
     """One DPM-Solver++ SDE step: an ancestral half step to the point r of the way in log-SNR,
     a second model call there, and the ancestral full step with the blended prediction."""
     fac = 1 / (2 * r)
-    lambda_s, lambda_t = _lambda(sigma), _lambda(sigma_next)
+    lambda_s, lambda_t = half_log_snr(sigma, flow), half_log_snr(sigma_next, flow)
     h = lambda_t - lambda_s
     lambda_mid = lambda_s + r * h
-    sigma_mid = lambda_mid.neg().exp()
+    sigma_mid = snr_sigma(lambda_mid, flow)
     alpha_s, alpha_mid, alpha_t = sigma * lambda_s.exp(), sigma_mid * lambda_mid.exp(), sigma_next * lambda_t.exp()
     down, up = ancestral_step(lambda_s.neg().exp(), lambda_mid.neg().exp(), eta)
     h_ = down.log().neg() - lambda_s
@@ -96,6 +104,8 @@ def _multistep_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Ca
     if len(sigmas) <= 1:
         return x
     noise = BrownianNoise(x, sigmas, seed, cpu)
+    flow = is_flow(model)
+    sigmas = offset_first_sigma(model, sigmas)
     previous: list[Any] = []  # the last denoised values, newest first
     steps: list[Any] = []  # the last step sizes h, newest first
     h: Any = None
@@ -106,9 +116,10 @@ def _multistep_sde(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Ca
         if sigma_next == 0:
             x = denoised
         else:
-            h = _lambda(sigma_next) - _lambda(sigma)
+            lambda_t = half_log_snr(sigma_next, flow)
+            h = lambda_t - half_log_snr(sigma, flow)
             h_eta = h * (eta + 1)
-            alpha_t = sigma_next * _lambda(sigma_next).exp()
+            alpha_t = sigma_next * lambda_t.exp()
             x = sigma_next / sigma * (-h * eta).exp() * x + alpha_t * (-h_eta).expm1().neg() * denoised
             x = x + _multistep_correction(denoised, previous, steps, h, h_eta, alpha_t, order, heun)
             x = x + noise(sigma, sigma_next) * sigma_next * (-2 * h * eta).expm1().neg().sqrt() * s_noise

@@ -14,7 +14,16 @@ from typing import Any
 
 import torch
 
-from fakecomfy.executors.torch.solvers_base import Callback, Denoiser, batch_sigma, noise_sampler
+from fakecomfy.executors.torch.solvers_base import (
+    Callback,
+    Denoiser,
+    batch_sigma,
+    half_log_snr,
+    is_flow,
+    noise_sampler,
+    offset_first_sigma,
+    snr_sigma,
+)
 
 
 def _phi_1(h: Any) -> Any:
@@ -33,13 +42,14 @@ def _carry(noise: Any, decay: Any, draw: Callable[[], Any]) -> Any:
 
 
 class _Step:
-    """One step from sigma to sigma_next in half log-SNR lambda = -log sigma, stage by stage,
-    with the noise its stages carry."""
+    """One step from sigma to sigma_next in the model's half log-SNR lambda (-log sigma, or a
+    flow model's log((1 - sigma) / sigma)), stage by stage, with the noise its stages carry."""
 
     def __init__(self, sigma: Any, sigma_next: Any, eta: float, s_noise: float,
-                 draw: Callable[[], Any] | None) -> None:
+                 draw: Callable[[], Any] | None, flow: bool = False) -> None:
         self.sigma, self.sigma_next, self.eta, self.s_noise, self.draw = sigma, sigma_next, eta, s_noise, draw
-        self.lambda_s, self.lambda_t = sigma.log().neg(), sigma_next.log().neg()
+        self.flow = flow
+        self.lambda_s, self.lambda_t = half_log_snr(sigma, flow), half_log_snr(sigma_next, flow)
         self.h = self.lambda_t - self.lambda_s
         self.h_eta = self.h * (eta + 1)
         self.alpha_t = sigma_next * self.lambda_t.exp()
@@ -49,7 +59,7 @@ class _Step:
     def point(self, r: float) -> tuple[Any, Any]:
         """The sigma r of the way in lambda, and its alpha (1 for an eps model, up to rounding)."""
         lam = torch.lerp(self.lambda_s, self.lambda_t, r)
-        sigma = lam.neg().exp()
+        sigma = snr_sigma(lam, self.flow)
         return sigma, sigma * lam.exp()
 
     def stage(self, x: Any, r: float, sigma_r: Any, pull: Any) -> Any:
@@ -70,13 +80,15 @@ def _run(model: Denoiser, x: Any, sigmas: Any, seed: int, callback: Callback, et
          advance: Advance) -> Any:
     draw = noise_sampler(x, seed)
     noisy = eta > 0 and s_noise > 0
+    flow = is_flow(model)
+    sigmas = offset_first_sigma(model, sigmas)
     for i in range(len(sigmas) - 1):
         denoised = model(x, batch_sigma(x, sigmas[i]))
         callback(i, denoised, x)
         if sigmas[i + 1] == 0:
             x = denoised
             continue
-        x = advance(model, _Step(sigmas[i], sigmas[i + 1], eta, s_noise, draw if noisy else None), x, denoised)
+        x = advance(model, _Step(sigmas[i], sigmas[i + 1], eta, s_noise, draw if noisy else None, flow), x, denoised)
     return x
 
 

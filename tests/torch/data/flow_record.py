@@ -4,7 +4,8 @@ Run with real's interpreter from its checkout (it imports ComfyUI; nothing of it
     cd /work/ref/ComfyUI && PYTHONPATH=. /work/ref/venv/bin/python /work/main/tests/torch/data/flow_record.py
 It writes flow_facts.json beside this file; tests/torch/test_flow.py compares with it: the model
 samplings' sigmas and schedules, CONST noise scaling, the latent formats, and whole KSAMPLER runs
-(noise scaling, solver, inverse scaling, inpaint mask) on a fixed denoiser.
+(noise scaling, solver, inverse scaling, inpaint mask) on a fixed denoiser; the samplers that
+switch their maths on flow models, SamplerLCMUpscale and BasicScheduler, as a few values each.
 """
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ import comfy.options  # noqa: E402
 comfy.options.enable_args_parsing()
 import comfy.latent_formats as lf  # noqa: E402
 import comfy.model_sampling as cms  # noqa: E402
+import comfy.sample  # noqa: E402
 import comfy.samplers  # noqa: E402
 import torch  # noqa: E402
+from comfy_extras import nodes_advanced_samplers as nas  # noqa: E402
+from comfy_extras import nodes_custom_sampler as ncs  # noqa: E402
 from comfy_extras import nodes_model_advanced as nma  # noqa: E402
 
 
@@ -87,6 +91,7 @@ class Wrapped:
             return ms.noise_scaling(shaped, noise, latent_image)  # type: ignore[attr-defined]
 
         self.inner_model = SimpleNamespace(model_sampling=ms, scale_latent_inpaint=scale_latent_inpaint)
+        self.model_patcher = Patcher(ms)
         self.calls = 0
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **_: object) -> torch.Tensor:
@@ -106,6 +111,43 @@ def run_ksampler(ms: object, name: str, sigmas: torch.Tensor, mask: torch.Tensor
     sampler = comfy.samplers.sampler_object(name)
     out = sampler.sample(wrapped, sigmas.clone(), {"seed": 11}, None, noise, latent, mask, True)
     return {"out": values(out), "calls": wrapped.calls}
+
+
+FLOW_SAMPLERS = ["euler_ancestral", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_sde", "dpmpp_2m_sde",
+                 "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "er_sde", "res_multistep", "seeds_2", "seeds_3",
+                 "exp_heun_2_x0_sde", "sa_solver", "sa_solver_pece", "lcm"]
+LATENT = torch.linspace(-1, 1, 64).view(1, 16, 2, 2)
+
+
+def brief(out: torch.Tensor, calls: int) -> dict[str, object]:
+    """A run's output in a few numbers: its shape, first values, sum and absolute sum."""
+    return {"shape": list(out.shape), "head": values(out.flatten()[:4]), "sum": float(out.sum()),
+            "abs": float(out.abs().sum()), "calls": calls}
+
+
+def solver_runs(models: dict[str, object]) -> dict[str, object]:
+    """Each flow-switching sampler on sd3 and flux: from sigma 1 (the first sigma offset) and
+    from inside the schedule; SamplerLCMUpscale after prepare_noise seeded the global generator."""
+    runs: dict[str, object] = {}
+    for key in ("sd3", "flux"):
+        ms = models[key]
+        full = comfy.samplers.calculate_sigmas(ms, "simple", 5)
+        for name in FLOW_SAMPLERS:
+            for where, sigmas in (("full", full), ("window", full[1:])):
+                wrapped = Wrapped(ms)
+                out = comfy.samplers.sampler_object(name).sample(wrapped, sigmas.clone(), {"seed": 11}, None,
+                                                                 sample_noise(5), LATENT, None, True)
+                runs[f"{key}|{name}|{where}"] = brief(out, wrapped.calls)
+        for ratio, steps, method in ((2.0, -1, "bislerp"), (1.5, 2, "bilinear")):
+            wrapped = Wrapped(ms)
+            noise = comfy.sample.prepare_noise(LATENT, 7)  # seeds torch's global generator, as real's
+            sampler = nas.SamplerLCMUpscale().execute(ratio, steps, method).args[0]
+            out = sampler.sample(wrapped, full.clone(), {"seed": 7}, None, noise, LATENT, None, True)
+            runs[f"{key}|lcm_upscale|{ratio}|{steps}|{method}"] = brief(out, wrapped.calls)
+        for scheduler, steps, denoise in (("simple", 5, 1.0), ("beta", 6, 0.5), ("normal", 4, 0.75)):
+            sigmas = ncs.BasicScheduler().execute(Patcher(ms), scheduler, steps, denoise).args[0]
+            runs[f"{key}|BasicScheduler|{scheduler}|{steps}|{denoise}"] = values(sigmas)
+    return runs
 
 
 def main() -> None:
@@ -153,6 +195,7 @@ def main() -> None:
         runs[f"{key}|euler|window"] = {"sigmas": values(sigmas[:-1]),
                                        **run_ksampler(models[key], "euler", sigmas[:-1], None)}
     facts["runs"] = runs
+    facts["flow_solvers"] = solver_runs(models)
     out_path = Path(__file__).with_name("flow_facts.json")
     out_path.write_text(json.dumps(facts, indent=0) + "\n")
     print("wrote", out_path)
