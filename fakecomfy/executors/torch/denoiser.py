@@ -72,7 +72,8 @@ class StandInModel(torch.nn.Module):  # type: ignore[misc,unused-ignore]  # torc
     def clean_latent(self, text: Any, height: int, width: int) -> Any:
         """The clean latent the model believes in for each text summary row of [N, D]."""
         grid = text @ self._projection(text.shape[-1], self.channels * GRID * GRID, text.device)
-        grid = torch.tanh(grid).view(-1, self.channels, GRID, GRID) * PROMPT_SHARE + self._base
+        base: Any = self._base  # a buffer: moves with the model
+        grid = torch.tanh(grid).view(-1, self.channels, GRID, GRID) * PROMPT_SHARE + base
         return F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=False)
 
     def text_bias(self, text: Any) -> Any:
