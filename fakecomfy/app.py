@@ -70,7 +70,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if base is None:
         base = owned_base = make_default_base()
     paths = FolderPaths.from_settings(settings, base)
-    model = build_model(settings, paths)
+    try:
+        model = build_model(settings, paths)
+    except BaseException:  # a bad fault profile, an unknown executor: leave no directory behind
+        if owned_base is not None:
+            shutil.rmtree(owned_base, ignore_errors=True)
+        raise
     if owned_base is not None:  # a reset puts back the example image and stand-ins it made
         model.refill = functools.partial(defaults.populate, owned_base)
 

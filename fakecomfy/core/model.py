@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fakecomfy import protocol
 from fakecomfy.core.catalog import NodeCatalog
 from fakecomfy.core.execution import ExecutionEnv, Executor, InterruptFlag, Reporter
+from fakecomfy.core.fault_profiles import FaultProfile, load_fault_profile
 from fakecomfy.core.files import FileStore
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.queue import PromptQueue
@@ -41,6 +42,11 @@ class ComfyModel:
     composition root (``fakecomfy.app``) passes a factory that builds one for its services."""
 
     def __init__(self, settings: Settings, paths: FolderPaths, make_executor: ExecutorFactory) -> None:
+        # faults in force from the start and put back by reset() (--fault-profile); a bad one
+        # stops the server before it creates anything
+        self.fault_profile: FaultProfile | None = None
+        if settings.fault_profile:
+            self.fault_profile = load_fault_profile(settings.fault_profile)
         self.settings = settings
         self.paths = paths
         paths.create_dirs()
@@ -60,6 +66,7 @@ class ComfyModel:
         # puts files the server itself created at start back (the default directory's example
         # image, stand-in models) when a test changed or removed them; set by the app
         self.refill: Callable[[], None] | None = None
+        self._add_profile_faults()
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self, reporter: Reporter) -> None:
@@ -76,8 +83,9 @@ class ComfyModel:
 
     def reset(self, timeout: float = 10.0) -> None:
         """Back to how the server started, its connections kept: no queue, history, cache,
-        faults, seed or pause; the files of input/, output/, temp/ and user/ and the node
-        times as at start. A running prompt is interrupted and waited for (``timeout``)."""
+        faults (but the fault profile's, fresh), seed or pause; the files of input/, output/,
+        temp/ and user/ and the node times as at start. A running prompt is interrupted and
+        waited for (``timeout``)."""
         env = self.env
         env.gate.resume()
         env.faults.clear()
@@ -101,6 +109,12 @@ class ComfyModel:
         self.files.forget_counters()
         self.settings.node_times.clear()
         self.settings.node_times.update(self._node_times)
+        self._add_profile_faults()
+
+    def _add_profile_faults(self) -> None:
+        if self.fault_profile is not None:
+            for fault in self.fault_profile.faults():
+                self.env.faults.add(fault)
 
     # ---- operations routes call ---------------------------------------------------------------
     def interrupt_prompt(self, prompt_id: str | None = None) -> None:
