@@ -81,6 +81,20 @@ class ControlPlane:
                 raise ValueError(f"node time of {name!r} must be a number >= 0, got {seconds!r}")
         self.model.settings.node_times.update({k: float(v) for k, v in times.items()})
 
+    # ---- the simulated device ------------------------------------------------------------------
+    def set_device_profile(self, profile: str | None) -> dict[str, Any]:
+        """Simulate this GPU from now on, every model cold (a shipped profile's name or a
+        profile file; None: no simulated device). A reset puts back the one the server started with."""
+        self.model.set_device_profile(profile)
+        return self.device()
+
+    def device(self) -> dict[str, Any]:
+        """The simulated device: its profile, ComfyUI's VRAM state, the models on it."""
+        gpu = self.model.env.gpu
+        if gpu is None:
+            return {"profile": None}
+        return {"profile": gpu.profile.name, **gpu.describe()}
+
     # ---- what happened -------------------------------------------------------------------------
     def requests(self, method: str | None = None, path: str | None = None,
                  body: Mapping[str, Any] | None = None, status: int | None = None) -> list[dict[str, Any]]:
@@ -102,6 +116,7 @@ class ControlPlane:
             "faults": [fault.as_dict() for fault in self.faults],
             "seed": model.env.ids.seed_value,
             "node_times": dict(model.settings.node_times),
+            "device_profile": model.env.gpu.profile.name if model.env.gpu is not None else None,
             "clients": sorted(self.hub.clients),
             "journal": self.journal.counts(),
         }

@@ -332,6 +332,15 @@ class FakeComfy:
         """Seconds per node class (per step for samplers): ``set_node_times(KSampler=0.1)``."""
         self.control.set_node_times({**(times or {}), **seconds})
 
+    def set_device_profile(self, profile: str | None) -> dict[str, Any]:
+        """Simulate this GPU from now on (``"rtx4090"``, a profile file, None for none); a reset
+        puts back the server's own. Returns :meth:`device`."""
+        return self.control.set_device_profile(profile)
+
+    def device(self) -> dict[str, Any]:
+        """The simulated device: profile, VRAM state, free bytes, the models on the card."""
+        return self.control.device()
+
     def state(self) -> dict[str, Any]:
         """Queue, history size, worker, faults, seed, node times, clients, journal sizes."""
         return self.control.state()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from fakecomfy.core.catalog import NodeCatalog
     from fakecomfy.core.files import FileStore
+    from fakecomfy.core.gpu import SimulatedDevice
     from fakecomfy.settings import Settings
 
 
@@ -158,3 +159,5 @@ class ExecutionEnv:
     ids: IdSource = field(default_factory=IdSource)
     # Set by an executor that runs on real devices (the torch family); None: the CPU as today.
     devices: DeviceReport | None = None
+    # A simulated GPU (--device-profile): what nodes cost in time and memory; None: instant.
+    gpu: SimulatedDevice | None = None

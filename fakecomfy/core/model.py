@@ -5,10 +5,12 @@ import time
 from collections.abc import Callable
 
 from fakecomfy import protocol
+from fakecomfy.core import gpu_profiles
 from fakecomfy.core.catalog import NodeCatalog
 from fakecomfy.core.execution import ExecutionEnv, Executor, InterruptFlag, Reporter
 from fakecomfy.core.fault_profiles import FaultProfile, load_fault_profile
 from fakecomfy.core.files import FileStore
+from fakecomfy.core.gpu import SimulatedDevice
 from fakecomfy.core.paths import FolderPaths
 from fakecomfy.core.queue import PromptQueue
 from fakecomfy.core.snapshot import DirectorySnapshot
@@ -59,6 +61,9 @@ class ComfyModel:
         self.env = ExecutionEnv(settings=settings, files=self.files, catalog=self.catalog,
                                 interrupt=self.interrupt)
         self.executor = make_executor(self.env)
+        self._start_profile = settings.device_profile
+        self._own_devices = self.env.devices
+        self.set_device_profile(settings.device_profile)
         self.worker: PromptWorker | None = None
         # reset() puts these back: the type directories' and userdata's files, the node times
         self._snapshots = [DirectorySnapshot(p) for p in (paths.input, paths.output, paths.temp, paths.user)]
@@ -107,9 +112,26 @@ class ComfyModel:
         if self.refill is not None:
             self.refill()
         self.files.forget_counters()
+        self.set_device_profile(self._start_profile)  # a fresh card, every model cold
         self.settings.node_times.clear()
         self.settings.node_times.update(self._node_times)
         self._add_profile_faults()
+
+    def set_device_profile(self, profile: str | None) -> None:
+        """Simulate this GPU from now on (a profile's name or file; None: no simulated device,
+        instant nodes). Its /system_stats entry replaces the executor's own devices."""
+        env = self.env
+        if env.gpu is not None:  # the executor's own report comes back
+            env.devices = self._own_devices
+        if profile is None:
+            env.gpu = None
+            return
+        s = self.settings
+        env.gpu = SimulatedDevice(gpu_profiles.load(profile), lowvram=s.lowvram, novram=s.novram,
+                                  highvram=s.highvram, gpu_only=s.gpu_only, reserve_vram_gb=s.reserve_vram,
+                                  time_scale=s.device_time_scale)
+        self._own_devices = env.devices
+        env.devices = env.gpu
 
     def _add_profile_faults(self) -> None:
         if self.fault_profile is not None:

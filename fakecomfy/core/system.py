@@ -46,7 +46,8 @@ def cpu_device(total: int, free: int) -> dict[str, Any]:
 
 def system_stats(argv: list[str], report: DeviceReport | None = None) -> dict[str, Any]:
     """The /system_stats answer; ``report``: the executor's devices (else this machine's CPU)."""
-    total, free = memory()
+    ram = getattr(report, "ram", None)  # a simulated machine reports its own RAM
+    total, free = memory() if ram is None else ram()
     return {
         "system": {
             "os": sys.platform,

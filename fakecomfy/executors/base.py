@@ -46,11 +46,13 @@ class NodeContext:
     time_spent: bool = False
     # Seconds a slow fault adds to this run of the node (per step for samplers, like node_time).
     extra_time: float = 0.0
+    # Seconds a simulated GPU says this node's work takes (per step for samplers).
+    device_time: float = 0.0
 
     @property
     def node_time(self) -> float:
         """Configured seconds for this class (``--node-time``); per step for samplers."""
-        return float(self.env.settings.node_times.get(self.class_type, 0.0)) + self.extra_time
+        return float(self.env.settings.node_times.get(self.class_type, 0.0)) + self.extra_time + self.device_time
 
     @property
     def sampler_previews(self) -> bool:

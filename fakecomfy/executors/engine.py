@@ -16,9 +16,11 @@ from fakecomfy import protocol
 from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter, WorkerDied
 from fakecomfy.core.faults import OOM_TIPS, OOM_TYPES, FaultKind, fault_exception
 from fakecomfy.core.gate import Unit
+from fakecomfy.core.gpu import OutOfMemory
 from fakecomfy.core.validation.definitions import finalize_inputs, input_info, is_v3
 from fakecomfy.core.validation.link_types import is_link
 from fakecomfy.exception_names import exception_type_name
+from fakecomfy.executors import device_work
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.graph import ExecutionPlan, GraphBreak, input_signatures, missing_source, unusable_inputs
 from fakecomfy.executors.signatures import node_function
@@ -167,6 +169,8 @@ class GraphExecutor:
         if free_memory:
             self.cache.clear()
             self.states.clear()
+        if unload_models and self.env.gpu is not None:
+            self.env.gpu.unload_all()
 
     def execute(self, item: QueueItem, reporter: Reporter) -> Completion:
         self.env.interrupt.clear()  # ComfyUI clears the flag when a prompt starts
@@ -201,6 +205,8 @@ class GraphExecutor:
         except _NodeFailed as failure:
             return self._fail(run, failure)
         finally:
+            if self.env.gpu is not None:
+                self.env.gpu.prompt_done()
             # The run's values go now, not when the garbage collector finds the run (its progress
             # map refers back to it): outputs the cache drops are then freed at once, and a big
             # picture's memory can be reused by the next prompt (numpy/buffers.py).
@@ -239,12 +245,19 @@ class GraphExecutor:
             ctx.check_interrupt()
             if self.env.faults.any_node:
                 self._strike(ctx, 0)
+            gpu = self.env.gpu
+            if gpu is not None:
+                self._device_work(ctx, inputs)
             result = self._call(ctx, class_type, inputs)
+            if gpu is not None:
+                self._device_read(ctx, result)
             if not ctx.time_spent:
                 ctx.sleep(ctx.node_time)
         except Interrupted:
             raise _NodeFailed(node_id, class_type, None, inputs) from None
         except Exception as exc:  # the node failed: an execution_error, like real
+            if self.env.gpu is not None and exception_type_name(exc) in OOM_TYPES:
+                self.env.gpu.unload_all()  # real unloads every model after an out-of-memory error
             raise _NodeFailed(node_id, class_type, exc, inputs) from exc
         run.executed.append(node_id)
         outputs = run.values[node_id] = tuple(result.outputs)
@@ -254,6 +267,28 @@ class GraphExecutor:
                                             "output": result.ui, "prompt_id": run.item.prompt_id})
             run.record_ui(node_id, result.ui)
         run.progress.finish(node_id)
+
+    def _device_work(self, ctx: NodeContext, inputs: dict[str, Any]) -> None:
+        """The simulated GPU's share of a node: models moved to the card first (not
+        interruptible, as real's loading), then its own work as part of the node's time."""
+        assert self.env.gpu is not None
+        try:
+            work = device_work.before(self.env.gpu, ctx.class_type, inputs)
+        except OutOfMemory as oom:
+            raise oom.error from None
+        if work.before_s > 0:
+            time.sleep(work.before_s)
+        ctx.device_time = work.work_s
+
+    def _device_read(self, ctx: NodeContext, result: NodeResult) -> None:
+        """A loader's time reading its models from disk, after it made them."""
+        assert self.env.gpu is not None
+        seconds = device_work.after(self.env.gpu, result.outputs)
+        self.env.gpu.finish_work()
+        if ctx.time_spent:  # the node spent its configured time already
+            time.sleep(seconds)
+        else:
+            ctx.device_time += seconds
 
     def _call(self, ctx: NodeContext, class_type: str, inputs: dict[str, Any]) -> NodeResult:
         signature = node_function(class_type)

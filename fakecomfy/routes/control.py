@@ -120,6 +120,19 @@ class ControlRoutes:
             raise _bad(str(err)) from None
         return await self.get_node_times(request)
 
+    async def get_device(self, request: Request) -> Response:
+        return json_response(self.control.device())
+
+    async def set_device(self, request: Request) -> Response:
+        body = await _object(request)
+        profile = body.get("profile")
+        if profile is not None and not isinstance(profile, str):
+            raise _bad("profile must be a string or null")
+        try:
+            return json_response(await _in_thread(self.control.set_device_profile, profile))
+        except ValueError as err:
+            raise _bad(str(err)) from None
+
     async def requests(self, request: Request) -> Response:
         query = request.query_params
         status = query.get("status")
@@ -172,6 +185,8 @@ def register(router: Router, control: ControlPlane) -> None:
         ("GET", "/worker", routes.worker),
         ("GET", "/node-times", routes.get_node_times),
         ("PUT", "/node-times", routes.set_node_times),
+        ("GET", "/device", routes.get_device),
+        ("PUT", "/device", routes.set_device),
         ("GET", "/journal/requests", routes.requests),
         ("GET", "/journal/messages", routes.messages),
         ("DELETE", "/journal", routes.clear_journal),
