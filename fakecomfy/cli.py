@@ -1,4 +1,4 @@
-"""``fakecomfy serve | capture | contract``: flags named like ComfyUI's ``main.py`` where they overlap."""
+"""``fakecomfy serve | fleet | capture | contract``: flags named like ComfyUI's ``main.py`` where they overlap."""
 from __future__ import annotations
 
 import argparse
@@ -40,7 +40,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--node-time", action="append", metavar="CLASS=SECONDS",
                    help="execution time of a node class; for samplers, seconds per step (repeatable)")
     p.add_argument("--device-profile", metavar="NAME|FILE",
-                   help="simulate a GPU: a shipped profile (rtx4090, rtx4060-8gb, a100-80gb, cpu) or a JSON file")
+                   help="simulate a GPU: a shipped profile (rtx4090, rtx3070-8gb, a100-80gb, cpu) or a JSON file")
     p.add_argument("--device-time-scale", type=float, metavar="FACTOR",
                    help="multiply every simulated device time (default 1; 0.1 runs ten times faster than the card)")
     vram = p.add_mutually_exclusive_group()
@@ -57,6 +57,51 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--no-control-api", action="store_true",
                    help="no control plane over HTTP (/_fakecomfy/: reset, faults, pause, journal)")
     p.add_argument("--quiet", action="store_true", help="no request log")
+
+
+def _fleet_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("fleet", help="run several fakes on consecutive ports, each with its own device profile",
+                       epilog="Any other serve flag (--device-time-scale, --node-time, --no-control-api, ...) is "
+                              "given to every instance.")
+    p.add_argument("--instance", action="append", required=True, metavar="PROFILE[xN][:FAULTS]",
+                   help="N fakes (default 1) of a device profile (none: no simulated device), optionally with a "
+                        "fault profile: rtx4090x2, rtx3070-8gb:slow; repeatable")
+    p.add_argument("--port", type=int, default=8188,
+                   help="the first instance's port, the others' follow (default 8188; 0: any free ones)")
+    p.add_argument("--listen", help="address every instance listens on (default 127.0.0.1)")
+    p.add_argument("--base-directory", type=Path, metavar="DIR",
+                   help="instance n's base directory is DIR/<n>-<name>, filled like --populate-defaults "
+                        "(default: temporary ones, removed at the end)")
+    p.add_argument("--executor", help="executor name of every instance (default numpy)")
+    p.add_argument("--quiet", action="store_true", help="no request logs")
+
+
+def fleet(args: argparse.Namespace, serve_args: list[str], parser: argparse.ArgumentParser) -> int:
+    """``fakecomfy fleet``: check the instances and the flags they share, then run them."""
+    from fakecomfy.core.fault_profiles import load_fault_profile
+    from fakecomfy.core.gpu_profiles import load as load_device_profile
+    from fakecomfy.fleet import Fleet, parse_instance, run_fleet
+
+    try:  # an unknown profile fails here, before any instance starts
+        specs = [parse_instance(text) for text in args.instance]
+        for name in {spec.device_profile for spec in specs if spec.device_profile}:
+            load_device_profile(name)
+        for name in {spec.fault_profile for spec in specs if spec.fault_profile}:
+            load_fault_profile(name)
+    except ValueError as exc:  # ProfileError, FaultProfileError and a malformed spec are ValueErrors
+        raise SystemExit(f"fakecomfy fleet: {exc}") from None
+    shared = parser.parse_args(["serve", *serve_args])  # an unknown flag fails here, as serve's would
+    for flag in ("device_profile", "fault_profile"):
+        if getattr(shared, flag) is not None:
+            raise SystemExit(f"fakecomfy fleet: --{flag.replace('_', '-')} is per instance: "
+                             "--instance PROFILE[xN][:FAULTS]")
+    if args.listen:
+        serve_args += ["--listen", args.listen]
+    if args.executor:
+        serve_args += ["--executor", args.executor]
+    if args.quiet:
+        serve_args.append("--quiet")
+    return run_fleet(Fleet(specs, port=args.port, base_directory=args.base_directory, serve_args=serve_args))
 
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
@@ -113,7 +158,11 @@ def serve(settings: Settings) -> None:
     model = app.state.model
     sock = socket.socket(socket.AF_INET6 if ":" in settings.listen else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.listen, settings.port))
+    try:
+        sock.bind((settings.listen, settings.port))
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        raise SystemExit(f"fakecomfy: cannot listen on {settings.listen} port {settings.port}: "
+                         f"{exc.strerror or exc}") from None
     # Listening before the URL is printed: a script that waits for that line can connect at once
     # (the kernel queues connections until uvicorn's loop accepts them).
     sock.listen(BACKLOG)
@@ -150,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fakecomfy", description="A fake ComfyUI server for testing clients.")
     sub = parser.add_subparsers(dest="command")
     _serve_parser(sub)
+    _fleet_parser(sub)
     cap = sub.add_parser("capture", help="save a server's /object_info to a JSON file")
     cap.add_argument("url", help="base URL of a running ComfyUI (or fakecomfy) server")
     cap.add_argument("-o", "--output", type=Path, required=True, help="file to write")
@@ -166,7 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or args_list[0].startswith("-"):
         args_list = ["serve", *args_list]  # `python -m fakecomfy --port 8188` works like main.py
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    if args.command == "fleet":
+        return fleet(args, extra, parser)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "capture":
         capture(args.url, args.output)
         return 0

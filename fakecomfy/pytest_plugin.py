@@ -5,7 +5,9 @@ fakecomfy is all a project does to get its fixtures.
   reset after each test (queue, history, cache, files, userdata, faults, seed, pause, node
   times, journal); a :class:`fakecomfy.testing.FakeComfy`.
 - ``fakecomfy_factory(**settings)``: further servers with their own settings, stopped after the
-  test.
+  test (``fakecomfy_factory(device_profile="rtx4090", fault_profile="slow")``).
+- ``fakecomfy_fleet(*instances, **settings)``: servers for ``fakecomfy fleet``'s instance specs
+  (``fakecomfy_fleet("rtx4090x2", "rtx3070-8gb:slow")``: three), stopped after the test.
 - ``fakecomfy_server`` (session): the shared server itself, never reset, for session fixtures;
   ``fakecomfy_settings`` (session): its :class:`~fakecomfy.settings.Settings`, built from the
   ``fakecomfy_*`` ini options and ``--fakecomfy-*`` flags; override it in a conftest.py.
@@ -248,6 +250,24 @@ def fakecomfy_factory(_fakecomfy_errors: ServerErrorLog) -> Iterator[Callable[..
     stop_servers([handle.server for handle in started])
 
 
+@pytest.fixture
+def fakecomfy_fleet(fakecomfy_factory: Callable[..., FakeComfy]) -> Callable[..., list[FakeComfy]]:
+    """``fakecomfy_fleet("rtx4090x2", "none:flaky", device_time_scale=0.1)``: a server per fake
+    of these ``PROFILE[xN][:FAULTPROFILE]`` specs (``fakecomfy fleet --instance``), in order,
+    each with the further settings; stopped after the test."""
+    from fakecomfy.fleet import expand, parse_instance
+
+    def make(*instances: str, **options: Any) -> list[FakeComfy]:
+        try:
+            specs = [parse_instance(text) for text in instances]
+        except ValueError as err:
+            pytest.fail(f"fakecomfy_fleet: {err}", pytrace=False)
+        return [fakecomfy_factory(device_profile=spec.device_profile, fault_profile=spec.fault_profile, **options)
+                for _, spec in expand(specs)]
+
+    return make
+
+
 # ---- server errors fail the test that caused them ----------------------------------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
@@ -268,5 +288,5 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
 
 
 __all__ = ["ALIASES", "LIVE_OPTIONS", "MARKER", "NOT_OPTIONS", "ServerPool", "fakecomfy", "fakecomfy_factory",
-           "fakecomfy_server", "fakecomfy_settings", "pytest_addoption", "pytest_configure", "pytest_runtest_call",
-           "settings_from_config"]
+           "fakecomfy_fleet", "fakecomfy_server", "fakecomfy_settings", "pytest_addoption", "pytest_configure",
+           "pytest_runtest_call", "settings_from_config"]

@@ -33,7 +33,9 @@ from dockerfile_parse import DockerfileParser
 from dockerfile_parse.parser import image_from
 
 from fakecomfy.core.defaults import populate_if_empty
-from fakecomfy.settings import env_defaults
+from fakecomfy.core.fault_profiles import load_fault_profile
+from fakecomfy.core.gpu_profiles import load as load_device_profile
+from fakecomfy.settings import Settings, env_defaults
 from tests.conftest import free_port
 from tests.wheels import ROOT
 
@@ -196,13 +198,69 @@ def test_dockerignore_keeps_development_files_out_of_the_context() -> None:
         assert not any(fnmatch.fnmatch(needed, p) for p in patterns), f".dockerignore keeps out {needed}"
 
 
-def test_compose_example_runs_two_fakes_of_different_speeds_behind_one_client() -> None:
-    services = yaml.safe_load((ROOT / "docker-compose.example.yml").read_text(encoding="utf-8"))["services"]
-    fakes = {name: s for name, s in services.items() if "FAKECOMFY_NODE_TIME" in s.get("environment", {})}
-    assert len(fakes) == 2 and len({s["environment"]["FAKECOMFY_NODE_TIME"] for s in fakes.values()}) == 2
-    clients = [s for name, s in services.items() if name not in fakes]
-    assert len(clients) == 1
-    assert clients[0]["depends_on"] == {name: {"condition": "service_healthy"} for name in fakes}
+COMPOSE = ROOT / "docker-compose.example.yml"
+MANIFEST = ROOT / "examples" / "kubernetes" / "fakecomfy-fleet.yaml"
+STARTUP_ONLY = {"FAKECOMFY_POPULATE_DEFAULTS"}  # read by the CLI, no Settings field
+
+
+def fake_settings(env: dict[str, Any], where: str) -> Settings:
+    """A fake's settings from an example's environment: every FAKECOMFY_* variable one fakecomfy
+    reads, every profile it names one fakecomfy ships."""
+    env = {name: str(value) for name, value in env.items()}
+    for name in env:
+        assert not name.startswith("FAKECOMFY_") or name in STARTUP_ONLY or env_defaults({name: env[name]}), \
+            f"{where}: {name} is no fakecomfy variable"
+    settings = Settings(**env_defaults(env))  # type: ignore[arg-type]
+    assert settings.device_profile, f"{where}: a fleet's fake has a device profile"
+    load_device_profile(settings.device_profile)
+    if settings.fault_profile:
+        load_fault_profile(settings.fault_profile)
+    return settings
+
+
+def is_mixed(settings: list[Settings]) -> bool:
+    return len({s.device_profile for s in settings}) > 1 and any(s.fault_profile for s in settings)
+
+
+def test_compose_example_runs_a_mixed_fleet_behind_one_client() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    services = compose["services"]
+    fakes = {name: fake_settings(s.get("environment", {}), name) for name, s in services.items() if name != "client"}
+    assert len(fakes) >= 3 and is_mixed(list(fakes.values()))
+    client = services["client"]
+    assert client["depends_on"] == {name: {"condition": "service_healthy"} for name in fakes}
+    assert client["environment"]["COMFYUI_URLS"].split(",") == [f"http://{name}:8188" for name in fakes]
+    assert {f"{name}:/data" for name in fakes} == {v for name in fakes for v in services[name]["volumes"]}
+    assert set(compose["volumes"]) == set(fakes)
+
+
+def test_kubernetes_example_runs_a_deployment_and_a_service_per_profile() -> None:
+    docs = list(yaml.safe_load_all(MANIFEST.read_text(encoding="utf-8")))
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert {d["apiVersion"] for d in deployments} == {"apps/v1"} and {d["apiVersion"] for d in services} == {"v1"}
+    image = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["x-fakecomfy"]["image"]
+    uid = int(stages()[-1].last("USER").split(":")[0])
+    volume = json.loads(stages()[-1].last("VOLUME"))
+    fakes = []
+    for deployment in deployments:
+        name, pod = deployment["metadata"]["name"], deployment["spec"]["template"]
+        labels = deployment["spec"]["selector"]["matchLabels"]
+        assert labels.items() <= pod["metadata"]["labels"].items(), f"{name}: its selector misses its pods"
+        [container] = pod["spec"]["containers"]
+        assert container["image"] == image
+        fakes.append(fake_settings({e["name"]: e["value"] for e in container["env"]}, name))
+        assert [p["containerPort"] for p in container["ports"]] == [int(stages()[-1].last("EXPOSE"))]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["path"] == "/system_stats", f"{name}: {probe}"
+        assert pod["spec"]["securityContext"]["runAsUser"] == uid and pod["spec"]["securityContext"]["runAsNonRoot"]
+        assert [m["mountPath"] for m in container["volumeMounts"]] == volume
+        own = [s for s in services if s["spec"]["selector"] == labels]
+        assert len(own) == 1 and own[0]["spec"]["ports"][0]["port"] == 8188, f"{name}: one Service of its own"
+    assert is_mixed(fakes)
+    [pods] = [s for s in services if s["spec"].get("clusterIP") == "None"]
+    assert all(pods["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+               for d in deployments), "the headless Service lists every fake's pod"
 
 
 def test_populate_leaves_a_directory_that_holds_anything_alone(tmp_path: Path) -> None:

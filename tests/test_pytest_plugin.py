@@ -304,6 +304,42 @@ def test_the_factory_starts_servers_with_their_own_settings_and_stops_them(pytes
     result.stdout.fnmatch_lines(["*fakecomfy_factory: unknown option 'port'*"])
 
 
+def test_device_and_fault_profiles_come_from_the_marker_the_factory_and_the_fleet(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import httpx
+        import pytest
+
+        def device(server):
+            return httpx.get(server.url + "/system_stats").json()["devices"][0]["name"]
+
+        @pytest.mark.fakecomfy(device_profile="rtx4090", fault_profile="slow")
+        def test_marker(fakecomfy):
+            assert "RTX 4090" in device(fakecomfy)
+            assert [f.id for f in fakecomfy.faults] == ["slow-1"]
+            fakecomfy.clear_faults()
+
+        @pytest.mark.fakecomfy(device_profile="rtx4090", fault_profile="slow")
+        def test_marker_after_reset(fakecomfy):
+            assert [f.id for f in fakecomfy.faults] == ["slow-1"]
+
+        def test_factory(fakecomfy_factory):
+            server = fakecomfy_factory(device_profile="a100-80gb", fault_profile="oom")
+            assert "A100" in device(server) and {f.kind.value for f in server.faults} == {"oom"}
+
+        def test_fleet(fakecomfy_fleet):
+            servers = fakecomfy_fleet("4090x2", "none:flaky", device_time_scale=0)
+            assert [("RTX 4090" in device(s), len(s.faults)) for s in servers] == [(True, 0), (True, 0), (False, 4)]
+            assert len({s.url for s in servers}) == 3 and servers[0].settings.device_time_scale == 0
+
+        def test_a_malformed_fleet_spec(fakecomfy_fleet):
+            fakecomfy_fleet(":slow")
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["*fakecomfy_fleet: expected PROFILE[[]xN[]][[]:FAULTPROFILE[]]*"])
+
+
 def test_submit_and_wait_say_what_went_wrong(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(f"""
         import pytest
