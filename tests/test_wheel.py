@@ -8,8 +8,11 @@ are run against each other.
 """
 from __future__ import annotations
 
+import json
 import re
+import signal
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,35 @@ def test_installing_the_wheel_and_pytest_is_all_a_project_needs_for_the_fixture(
     done = run(installed_wheel / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_installed_fleet_runs_shipped_device_and_fault_profiles(installed_wheel: Path) -> None:
+    """The profiles are package data: a wheel without them would fail only here."""
+    fleet = subprocess.Popen([str(installed_wheel / "fakecomfy"), "fleet", "--port", "0", "--quiet",
+                              "--instance", "4090", "--instance", "8gb:flaky"],
+                             cwd=installed_wheel.parent, env=clean_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        assert fleet.stdout is not None
+        urls, seen = [], []
+        for line in fleet.stdout:
+            seen.append(line)
+            found = re.match(r"fakecomfy fleet: (http://\S+) ", line)
+            if found:
+                urls.append(found.group(1))
+            if "fakes running" in line:
+                break
+        assert len(urls) == 2, "".join(seen)
+        names = []
+        for url in urls:
+            with urllib.request.urlopen(url + "/system_stats", timeout=10) as resp:
+                names.append(json.loads(resp.read())["devices"][0]["name"])
+        assert names == ["cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync",
+                         "cuda:0 NVIDIA GeForce RTX 3070 : cudaMallocAsync"]
+        with urllib.request.urlopen(urls[1] + "/_fakecomfy/faults", timeout=10) as resp:
+            assert [f["id"] for f in json.loads(resp.read())["faults"]][:1] == ["flaky-1"]
+    finally:
+        fleet.send_signal(signal.SIGINT)
+        assert fleet.wait(timeout=30) == 0
+        if fleet.stdout is not None:
+            fleet.stdout.close()
