@@ -254,6 +254,9 @@ def test_the_control_plane_switches_profiles_and_reset_puts_it_back(card: FakeCo
     assert get_json(card.url + "/_fakecomfy/state")["device_profile"] == "a100-80gb"
     status, body = put_json(card.url + "/_fakecomfy/device", {"profile": "rtx0"})
     assert status == 400 and "unknown device profile 'rtx0'" in body["error"]
+    profile_file = Path(gpu_profiles.__file__).parent.parent / "data" / "device_profiles" / "rtx4090.json"
+    status, body = put_json(card.url + "/_fakecomfy/device", {"profile": str(profile_file)})
+    assert status == 400 and "a profile file only at start" in body["error"]  # no file reads for clients
     status, body = put_json(card.url + "/_fakecomfy/device", {"profile": None})
     assert body == {"profile": None}
     assert get_json(card.url + "/system_stats")["devices"][0]["type"] == "cpu"  # the executor's own

@@ -126,6 +126,12 @@ def shipped() -> dict[str, DeviceProfile]:
     return found
 
 
+def is_shipped(name: str) -> bool:
+    """Whether ``name`` is a shipped profile's name or alias."""
+    wanted = name.strip().lower()
+    return any(wanted == p.name or wanted in p.aliases for p in shipped().values())
+
+
 def load(name_or_path: str) -> DeviceProfile:
     """A shipped profile by name or alias, else a profile file at that path."""
     profiles = shipped()
@@ -177,4 +183,4 @@ def parse(data: Any, origin: str) -> DeviceProfile:
 
 
 __all__ = ["FAMILIES", "GIB", "MIB", "PIXEL_EXPONENT", "SPEED_KEYS", "DeviceProfile", "Family", "ProfileError",
-           "Speed", "family", "load", "parse", "shipped"]
+           "Speed", "family", "is_shipped", "load", "parse", "shipped"]

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from fakecomfy import protocol
 from fakecomfy.control import ControlPlane
+from fakecomfy.core import gpu_profiles
 from fakecomfy.core.faults import FaultSpecError
 from fakecomfy.web.requests import read_body
 from fakecomfy.web.responses import HTTPError, json_response
@@ -128,6 +129,11 @@ class ControlRoutes:
         profile = body.get("profile")
         if profile is not None and not isinstance(profile, str):
             raise _bad("profile must be a string or null")
+        if profile is not None and not gpu_profiles.is_shipped(profile):
+            # over HTTP only the shipped ones: a client must not make the server read its files
+            names = ", ".join(sorted(gpu_profiles.shipped()))
+            raise _bad(f"unknown device profile {profile!r}; shipped: {names} (a profile file only at start, "
+                       "with --device-profile)")
         try:
             return json_response(await _in_thread(self.control.set_device_profile, profile))
         except ValueError as err:
