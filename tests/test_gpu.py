@@ -319,3 +319,17 @@ def test_a_base_and_refiner_run_takes_real_time_without_node_times() -> None:
     assert min(runs["rtx4090"]) > 0.5
     assert runs["rtx4090"][0] > runs["rtx4090"][1] + 5  # the first reads both checkpoints from disk
     assert max(runs["None"]) < 0.5
+
+
+def test_an_oom_fault_on_a_simulated_card_speaks_of_that_card(card: FakeComfy) -> None:
+    card.control.reset()
+    card.wait(card.submit(workflow("sd15_txt2img_api.json")))
+    assert card.device()["models"]
+    card.control.add_fault(kind="oom", node_class="KSampler")
+    graph = workflow("sd15_txt2img_api.json")
+    graph["3"]["inputs"]["seed"] = 99
+    entry = card.wait(card.submit(graph))
+    error = dict(entry["status"]["messages"])["execution_error"]
+    assert error["exception_type"] == "torch.OutOfMemoryError"
+    assert "GPU 0 has a total capacity of 7.79 GiB" in error["exception_message"]
+    assert card.device()["models"] == []  # and every model is unloaded, as after a real one

@@ -344,6 +344,9 @@ class GraphExecutor:
             while not self.env.interrupt.wait(3600):  # until /interrupt, like a node stuck on a GPU
                 pass
             raise Interrupted()
+        elif fault.kind is FaultKind.OOM and self.env.gpu is not None and not fault.oom:
+            # on a simulated card the message gives that card's sizes, as a real one's would
+            raise self.env.gpu.oom_error(int(self.env.gpu.profile.vram_total * 0.1))
         else:
             raise fault_exception(fault)
 
