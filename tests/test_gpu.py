@@ -333,3 +333,26 @@ def test_an_oom_fault_on_a_simulated_card_speaks_of_that_card(card: FakeComfy) -
     assert error["exception_type"] == "torch.OutOfMemoryError"
     assert "GPU 0 has a total capacity of 7.79 GiB" in error["exception_message"]
     assert card.device()["models"] == []  # and every model is unloaded, as after a real one
+
+
+def test_switching_checkpoints_costs_a_read_even_on_a_big_card() -> None:
+    """Real's default cache keeps only what the last prompt used: a checkpoint another prompt
+    dropped is gone from RAM and the card, and the next prompt that names it reads it again."""
+    sdxl = sdxl_txt2img(steps=2, size=512)
+    scale = 0.1
+    with FakeComfy.start(Settings(device_profile="a100", device_time_scale=scale, log_requests=False)) as fc:
+        def run(graph: dict[str, Any], seed: int) -> float:
+            graph = copy.deepcopy(graph)
+            graph["3"]["inputs"]["seed"] = seed
+            started = time.monotonic()
+            assert fc.wait(fc.submit(graph))["status"]["status_str"] == "success"
+            return time.monotonic() - started
+
+        sd15 = workflow("sd15_txt2img_api.json")
+        run(sd15, 1)
+        run(sdxl, 2)
+        assert {m["name"] for m in fc.device()["models"]} == {"sd_xl_base_1.0.safetensors"}  # room, but gone
+        again, warm = run(sd15, 3), run(sd15, 4)
+    card = gpu_profiles.load("a100")
+    read = scale * (SD15.unet_bytes + SD15.clip_bytes + SD15.vae_bytes) / (card.speed.disk_gb_per_s * 1e9)
+    assert again - warm >= read

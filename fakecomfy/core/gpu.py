@@ -8,6 +8,8 @@ Memory follows ComfyUI 0.8's rules (comfy/model_management.py), re-stated here:
   load does not use are unloaded until the load, 1.1 times over, plus the working memory fits;
   real unloads the models that are only partly on the card first, then the smaller before the
   larger. A model already on the card gives weights back when a larger run needs the room.
+  Models whose loader outputs the output cache dropped (real keeps what the last prompt used)
+  leave RAM and the card; naming them again reads them from disk again.
 - The working memory of sampling is ComfyUI's own estimate, ``memory_required``: latent
   area x rows x dtype bytes x 0.01 x the family's memory_usage_factor, in MiB. Where the
   weights and the estimate do not both fit, the weights are loaded partly (real's "lowvram"
@@ -174,12 +176,23 @@ class SimulatedDevice:
 
     # ---- model management -------------------------------------------------------------------
     def read(self, parts: list[tuple[str, str, int]]) -> float:
-        """A loader read these parts (part, name, bytes) from disk into RAM: the seconds it took."""
+        """Parts (part, name, bytes) a node output: those not in RAM yet were read from disk;
+        the seconds that took. (A LoRA or a model-sampling node outputs a model already there.)"""
         with self._lock:
             fresh = [(p, n, b) for p, n, b in parts if (p, n) not in self.in_ram]
             for part, name, size in fresh:
                 self.in_ram[(part, name)] = size
             return self.seconds(sum(b for _, _, b in fresh) / (self.profile.speed.disk_gb_per_s * 1e9))
+
+    def keep(self, live: set[tuple[str, str]]) -> None:
+        """Only these parts still exist (the output cache dropped the others' loaders): the rest
+        leave RAM and the card, as real's dead models do at its next load."""
+        with self._lock:
+            gone = [m for m in self.loaded if m.key not in live]
+            if gone:
+                self.cached += sum(m.resident for m in gone)
+                self.loaded = [m for m in self.loaded if m.key in live]
+            self.in_ram = {k: v for k, v in self.in_ram.items() if k in live}
 
     def unload_all(self) -> None:
         """Real's unload_all_models (after an OOM, and /free with unload_models)."""

@@ -102,17 +102,27 @@ def _vae(gpu: SimulatedDevice, vae: Vae, latent: tuple[int, ...] | None, image: 
     return Work()
 
 
+def _part(value: Any) -> tuple[str, str, int] | None:
+    if isinstance(value, Guider):
+        value = value.model
+    if isinstance(value, Model):
+        return "unet", value.name, family(value.arch).unet_bytes
+    if isinstance(value, Clip):
+        return "clip", value.name, family(value.arch).clip_bytes
+    if isinstance(value, Vae):
+        return "vae", value.name, family("flux" if value.latent_channels == 16 else "sd15").vae_bytes
+    return None
+
+
+def live_parts(outputs: Iterable[Iterable[Any]]) -> set[tuple[str, str]]:
+    """The model parts the cached outputs still hold (each node's outputs, in turn)."""
+    return {(p[0], p[1]) for values in outputs for p in map(_part, values) if p is not None}
+
+
 def after(gpu: SimulatedDevice, outputs: Iterable[Any]) -> float:
-    """Seconds a node that output models spent reading them from disk (once per file)."""
-    parts: list[tuple[str, str, int]] = []
-    for value in outputs:
-        if isinstance(value, Model):
-            parts.append(("unet", value.name, family(value.arch).unet_bytes))
-        elif isinstance(value, Clip):
-            parts.append(("clip", value.name, family(value.arch).clip_bytes))
-        elif isinstance(value, Vae):
-            parts.append(("vae", value.name, family("flux" if value.latent_channels == 16 else "sd15").vae_bytes))
+    """Seconds a node that output models spent reading them from disk."""
+    parts = [p for p in map(_part, (v for v in outputs if not isinstance(v, Guider))) if p is not None]
     return gpu.read(parts) if parts else 0.0
 
 
-__all__ = ["EVALS_PER_STEP", "VAE_DECODE_PER_LATENT_PIXEL", "VAE_ENCODE_PER_PIXEL", "after", "before"]
+__all__ = ["EVALS_PER_STEP", "VAE_DECODE_PER_LATENT_PIXEL", "VAE_ENCODE_PER_PIXEL", "after", "before", "live_parts"]

@@ -183,6 +183,8 @@ class GraphExecutor:
             return self._broken(run, broken)
         facts = _PromptFacts(prompt, self.env, self.is_changed)
         self.cache.set_prompt(input_signatures(prompt, facts.changed, facts.keyed_by_id))
+        if self.env.gpu is not None:  # models whose loaders' outputs the cache dropped are gone
+            self.env.gpu.keep(device_work.live_parts(e.outputs for e in self.cache.entries.values()))
         # Node instances are keyed by (id, class_type); a prompt keeps only those it uses itself.
         self.states = {k: v for k, v in self.states.items()
                        if k[0] in prompt and prompt[k[0]].get("class_type") == k[1]}
