@@ -356,3 +356,29 @@ def test_switching_checkpoints_costs_a_read_even_on_a_big_card() -> None:
     card = gpu_profiles.load("a100")
     read = scale * (SD15.unet_bytes + SD15.clip_bytes + SD15.vae_bytes) / (card.speed.disk_gb_per_s * 1e9)
     assert again - warm >= read
+
+
+def test_a_controlnet_loads_with_the_model_and_costs_its_share_of_each_step() -> None:
+    card = SimulatedDevice(gpu_profiles.load("rtx4090"))
+    plain = card.sampling("sd15", SD15, 1, 64 * 64, 512 * 512, conds=2, evals_per_step=1)
+    control = card.sampling("sd15", SD15, 1, 64 * 64, 512 * 512, conds=2, evals_per_step=1,
+                            controls=[("canny.safetensors", 723_000_000)])
+    assert control.work_s == pytest.approx(plain.work_s * 1.34)
+    assert [m.key for m in card.loaded] == [("unet", "sd15"), ("controlnet", "canny.safetensors")]
+    assert control.before_s == pytest.approx(723_000_000 / (card.profile.speed.upload_gb_per_s * 1e9))
+
+
+def test_a_controlnet_workflow_puts_the_controlnet_on_the_card(card: FakeComfy) -> None:
+    card.control.reset()
+    graph = workflow("sd15_txt2img_api.json")
+    graph["20"] = {"class_type": "ControlNetLoader",
+                   "inputs": {"control_net_name": "control_v11p_sd15_canny_fp16.safetensors"}}
+    graph["21"] = {"class_type": "LoadImage", "inputs": {"image": "example.png"}}
+    graph["22"] = {"class_type": "ControlNetApply", "inputs": {"conditioning": ["6", 0], "control_net": ["20", 0],
+                                                               "image": ["21", 0], "strength": 1.0}}
+    graph["3"]["inputs"]["positive"] = ["22", 0]
+    graph["8"]["inputs"]["samples"] = ["3", 0]
+    entry = card.wait(card.submit(graph))
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    parts = {(m["part"], m["name"]) for m in card.device()["models"]}
+    assert ("controlnet", "control_v11p_sd15_canny_fp16.safetensors") in parts

@@ -29,6 +29,7 @@ A profile of type ``cpu`` keeps everything in RAM, as real ComfyUI does with ``-
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -39,6 +40,9 @@ from fakecomfy.core.gpu_profiles import GIB, MIB, DeviceProfile, Family, family
 EXTRA_RESERVED = 400 * MIB  # real's default VRAM kept back for other programs (Linux)
 MIN_INFERENCE = int(0.8 * GIB)  # real's minimum_inference_memory, before the reserve
 CFG_MARGIN = 1.5  # real batches cond and uncond when 1.5 x their estimate fits
+# A ControlNet runs a copy of the UNet's encoder beside it: its paper measures 34 % more time per
+# (training) iteration (Zhang et al. 2023, arXiv:2302.05543, section 3.3); used for a sampler step.
+CONTROLNET_COST = 0.34
 CPU_ALLOC_ERROR = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
                    "you tried to allocate {bytes} bytes.")
 
@@ -57,7 +61,7 @@ class VramState(Enum):
 class Loaded:
     """One model part on the card: its key, size and the bytes actually resident."""
 
-    key: tuple[str, str]  # (part, checkpoint name): ("unet", "sd_xl_base_1.0.safetensors")
+    key: tuple[str, str]  # (part, file name): ("unet", "sd_xl_base_1.0.safetensors"), ("controlnet", ...)
     size: int
     resident: int
     warm: bool = False  # has run once since it was moved to the card
@@ -277,16 +281,21 @@ class SimulatedDevice:
         return int(rows * area * self.profile.dtype_bytes * 0.01 * fam.memory_factor * MIB)
 
     def sampling(self, name: str, fam: Family, batch: int, area: int, pixels: int, conds: int,
-                 evals_per_step: float) -> Work:
+                 evals_per_step: float, controls: Sequence[tuple[str, int]] = ()) -> Work:
         """A sampler over ``batch`` latents: loading its model, then seconds per step.
-        ``conds``: predictions per model evaluation (2 with a negative at cfg != 1)."""
+        ``conds``: predictions per model evaluation (2 with a negative at cfg != 1);
+        ``controls``: the ControlNets (name, bytes) its conditioning applies, loaded with it."""
         with self._lock:
             key = ("unet", name)
             one = self.estimate(fam, batch, area)
             both = self.estimate(fam, batch * conds, area)
             inference = MIN_INFERENCE + self.extra_reserved  # real's prepare_sampling adds it
-            before = self.load(key, fam.unet_bytes, memory_required=both + inference,
-                               minimum_required=one + inference)
+            before = 0.0
+            for control, size in controls:  # real loads them in the same call as the model
+                before += self.load(("controlnet", control), size, memory_required=both + inference,
+                                    minimum_required=one + inference)
+            before += self.load(key, fam.unet_bytes, memory_required=both + inference,
+                                minimum_required=one + inference)
             entry = next(m for m in self.loaded if m.key == key)
             if not entry.warm:
                 entry.warm = True
@@ -299,7 +308,10 @@ class SimulatedDevice:
             self.working = peak
             speed = self.profile.speed
             call = speed.call_seconds(fam.speed_key, rows, pixels, fam.reference_pixels)
-            stream = entry.offloaded / (speed.upload_gb_per_s * 1e9)
+            call *= 1 + CONTROLNET_COST * len(controls)
+            offloaded = entry.offloaded + sum(m.offloaded for m in self.loaded if m.key[0] == "controlnet"
+                                              and m.key[1] in {c for c, _ in controls})
+            stream = offloaded / (speed.upload_gb_per_s * 1e9)
             return Work(before, self.seconds(evals_per_step * calls * (call + stream)))
 
     def finish_work(self) -> None:
@@ -325,5 +337,5 @@ class SimulatedDevice:
             return Work(before, self.seconds(rate * megapixels))
 
 
-__all__ = ["CFG_MARGIN", "CPU_ALLOC_ERROR", "EXTRA_RESERVED", "MIN_INFERENCE", "Loaded", "OutOfMemory",
-           "SimulatedDevice", "VramState", "Work", "family"]
+__all__ = ["CFG_MARGIN", "CONTROLNET_COST", "CPU_ALLOC_ERROR", "EXTRA_RESERVED", "MIN_INFERENCE", "Loaded",
+           "OutOfMemory", "SimulatedDevice", "VramState", "Work", "family"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from fakecomfy.core.gpu import SimulatedDevice, Work
 from fakecomfy.core.gpu_profiles import family
-from fakecomfy.executors.numpy.values import Clip, Guider, Model, Sampler, Vae
+from fakecomfy.executors.numpy.values import Clip, ControlNet, Guider, Model, Sampler, Vae
 
 # Model evaluations per step of the samplers that make more than one (the last step of a
 # second-order sampler makes one; the average is close enough for timing).
@@ -25,6 +25,29 @@ EVALS_PER_STEP = {
 }
 VAE_DECODE_PER_LATENT_PIXEL = 2178 * 64  # real's memory_used_decode of an AutoencoderKL, per dtype byte
 VAE_ENCODE_PER_PIXEL = 1767  # real's memory_used_encode
+# ControlNet files' sizes (fp16): SD1.5's control_v11 models 723 MB, SDXL's diffusers ones 2.5 GB,
+# told apart by name as the files are (the stand-ins carry no size).
+CONTROLNET_BYTES = {"sd15": 723_000_000, "sdxl": 2_500_000_000}
+
+
+def controlnet_bytes(name: str) -> int:
+    lowered = name.lower()
+    return CONTROLNET_BYTES["sdxl" if "xl" in lowered else "sd15"]
+
+
+def _controls(inputs: Mapping[str, Any], guider: Guider | None) -> list[tuple[str, int]]:
+    """The ControlNets the conditioning of a sampler applies (by name, once each)."""
+    conditionings = [guider.positive, guider.negative] if guider is not None else list(inputs.values())
+    found: dict[str, int] = {}
+    for value in conditionings:
+        if not isinstance(value, list):
+            continue
+        for item in value:
+            extra = item[1] if isinstance(item, (list, tuple)) and len(item) == 2 else None
+            control = extra.get("control") if isinstance(extra, Mapping) else None
+            if isinstance(control, ControlNet):
+                found[control.name] = controlnet_bytes(control.name)
+    return list(found.items())
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
@@ -85,7 +108,7 @@ def _sampling(gpu: SimulatedDevice, model: Model, guider: Guider | None, latent:
         found = _of(inputs, Sampler)
         sampler = found.name if found is not None else "euler"
     evals = EVALS_PER_STEP.get(str(sampler), 1.0)
-    return gpu.sampling(model.name, fam, batch, area, area * 64, conds, evals)
+    return gpu.sampling(model.name, fam, batch, area, area * 64, conds, evals, _controls(inputs, guider))
 
 
 def _vae(gpu: SimulatedDevice, vae: Vae, latent: tuple[int, ...] | None, image: tuple[int, ...] | None) -> Work:
@@ -111,6 +134,8 @@ def _part(value: Any) -> tuple[str, str, int] | None:
         return "clip", value.name, family(value.arch).clip_bytes
     if isinstance(value, Vae):
         return "vae", value.name, family("flux" if value.latent_channels == 16 else "sd15").vae_bytes
+    if isinstance(value, ControlNet):
+        return "controlnet", value.name, controlnet_bytes(value.name)
     return None
 
 
@@ -125,4 +150,5 @@ def after(gpu: SimulatedDevice, outputs: Iterable[Any]) -> float:
     return gpu.read(parts) if parts else 0.0
 
 
-__all__ = ["EVALS_PER_STEP", "VAE_DECODE_PER_LATENT_PIXEL", "VAE_ENCODE_PER_PIXEL", "after", "before", "live_parts"]
+__all__ = ["CONTROLNET_BYTES", "EVALS_PER_STEP", "VAE_DECODE_PER_LATENT_PIXEL", "VAE_ENCODE_PER_PIXEL", "after",
+           "before", "controlnet_bytes", "live_parts"]
