@@ -354,6 +354,37 @@ def test_async_tool_dispatches_to_the_idle_server(make_server: MakeServer) -> No
     assert events[-1]["type"] == "image"
 
 
+def test_async_tool_routes_around_a_simulated_card_that_is_busy(make_server: MakeServer) -> None:
+    """A fleet of simulated cards, no --node-time: an 8 GB card busy with an SDXL batch that takes
+    its real time, and a 4090 with nothing queued; the library's router picks the 4090."""
+    small = make_server(device_profile="rtx3070-8gb", device_time_scale=0.1)
+    big = make_server(device_profile="rtx4090", device_time_scale=0.1)
+    sdxl = small_txt2img(steps=30)
+    sdxl["4"]["inputs"]["ckpt_name"] = "sd_xl_base_1.0.safetensors"
+    sdxl["5"]["inputs"].update(width=1024, height=1024, batch_size=4)
+    for seed in (1, 2):
+        sdxl["3"]["inputs"]["seed"] = seed
+        requests.post(small.url + "/prompt", json={"prompt": sdxl})
+
+    async def main() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async with aiohttp.ClientSession() as session:
+            client = ComfyClient(session, [small.url, big.url], max_listen_seconds=30, fetch_image_timeout=10)
+            picked = await client.pick_server()
+            return picked, await run_events(client, small_txt2img(steps=4))
+
+    try:
+        picked, events = asyncio.run(main())
+        stats = [requests.get(srv.url + "/system_stats").json()["devices"][0] for srv in (small, big)]
+    finally:
+        requests.post(small.url + "/queue", json={"clear": True})
+        requests.post(small.url + "/interrupt")
+    assert picked is not None and picked["ip"] == big.url
+    assert events[0]["data"]["server_url"] == big.url and events[-1]["type"] == "image"
+    assert [s["name"] for s in stats] == ["cuda:0 NVIDIA GeForce RTX 3070 : cudaMallocAsync",
+                                          "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync"]
+    assert stats[1]["torch_vram_total"] > 0  # the 4090 holds the SD1.5 models it just ran
+
+
 # ---- comfy-ui-api-workflow: a typed workflow builder (no HTTP of its own) ------------------------
 def test_workflow_built_with_typed_nodes_runs(make_server: MakeServer) -> None:
     builder = Workflow()
