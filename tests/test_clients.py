@@ -355,8 +355,9 @@ def test_async_tool_dispatches_to_the_idle_server(make_server: MakeServer) -> No
 
 
 def test_async_tool_routes_around_a_simulated_card_that_is_busy(make_server: MakeServer) -> None:
-    """A fleet of simulated cards, no --node-time: an 8 GB card busy with an SDXL batch that takes
-    its real time, and a 4090 with nothing queued; the library's router picks the 4090."""
+    """A fleet of simulated cards, no --node-time: an 8 GB card busy with an SDXL batch (at a tenth
+    of the card's time, still seconds), and a 4090 with nothing queued; the library's router picks
+    the 4090."""
     small = make_server(device_profile="rtx3070-8gb", device_time_scale=0.1)
     big = make_server(device_profile="rtx4090", device_time_scale=0.1)
     sdxl = small_txt2img(steps=30)
