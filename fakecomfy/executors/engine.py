@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from fakecomfy import protocol
@@ -23,24 +22,13 @@ from fakecomfy.exception_names import exception_type_name
 from fakecomfy.executors import device_work
 from fakecomfy.executors.base import Interrupted, NodeContext, NodeFunction, NodeResult
 from fakecomfy.executors.graph import ExecutionPlan, GraphBreak, input_signatures, missing_source, unusable_inputs
+from fakecomfy.executors.run_state import CacheEntry, OutputCache, Run, now_ms
 from fakecomfy.executors.signatures import node_function
-from fakecomfy.protocol import HistoryStatus, NodeState
+from fakecomfy.protocol import HistoryStatus
 
 Fallback = Callable[[NodeContext, dict[str, Any], dict[str, Any]], NodeResult]
 # A node's IS_CHANGED hook: a value that changes when its outside world does (file content...).
 ChangeKey = Callable[[ExecutionEnv, dict[str, Any]], object]
-
-# Events recorded in the history entry's status.messages.
-_HISTORY_EVENTS = frozenset({protocol.EV_EXECUTION_START, protocol.EV_EXECUTION_CACHED,
-                             protocol.EV_EXECUTION_SUCCESS, protocol.EV_EXECUTION_ERROR,
-                             protocol.EV_EXECUTION_INTERRUPTED})
-# Sent even when the prompt has no client_id (as broadcasts), like real.
-_BROADCAST_WITHOUT_CLIENT = frozenset({protocol.EV_PROGRESS, protocol.EV_PROGRESS_STATE,
-                                       protocol.EV_EXECUTION_INTERRUPTED})
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _format_input(value: Any, describe: Callable[[Any], str]) -> Any:
@@ -48,105 +36,6 @@ def _format_input(value: Any, describe: Callable[[Any], str]) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return describe(value)
-
-
-@dataclass
-class CacheEntry:
-    outputs: tuple[Any, ...]
-    ui: dict[str, Any] | None
-
-
-class OutputCache:
-    """Outputs by input signature; a prompt keeps only the entries it uses itself."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, CacheEntry] = {}
-        self.keys: dict[str, str] = {}
-
-    def set_prompt(self, keys: dict[str, str]) -> None:
-        self.keys = keys
-        wanted = set(keys.values())
-        self.entries = {k: v for k, v in self.entries.items() if k in wanted}
-
-    def get(self, node_id: str) -> CacheEntry | None:
-        key = self.keys.get(node_id)
-        return self.entries.get(key) if key is not None else None
-
-    def put(self, node_id: str, entry: CacheEntry) -> None:
-        self.entries[self.keys[node_id]] = entry
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
-class _Progress:
-    """The cumulative ``progress_state`` map of one prompt.
-
-    A node's entry is replaced, never changed in place, whenever its state changes, so messages
-    may share entries (and the wire layer encodes an entry once).
-    """
-
-    def __init__(self, prompt_id: str, emit: Callable[[str, dict[str, Any]], None]) -> None:
-        self.prompt_id = prompt_id
-        self.emit = emit
-        self.nodes: dict[str, dict[str, Any]] = {}
-
-    def _set(self, node_id: str, value: Any, maximum: Any, state: NodeState) -> None:
-        self.nodes[node_id] = {"value": value, "max": maximum, "state": state.value, "node_id": node_id,
-                               "prompt_id": self.prompt_id, "display_node_id": node_id,
-                               "parent_node_id": None, "real_node_id": node_id}
-
-    def _send(self) -> None:
-        self.emit(protocol.EV_PROGRESS_STATE, {"prompt_id": self.prompt_id, "nodes": dict(self.nodes)})
-
-    def start(self, node_id: str) -> None:
-        self._set(node_id, 0.0, 1.0, NodeState.RUNNING)
-        self._send()
-
-    def update(self, node_id: str, value: Any, maximum: Any) -> None:
-        self._set(node_id, value, maximum, NodeState.RUNNING)
-        self._send()
-
-    def finish(self, node_id: str) -> None:
-        entry = self.nodes.get(node_id)
-        if entry is None:  # a cached node never started: ComfyUI reports 1/1 as ints
-            self._set(node_id, 1, 1, NodeState.FINISHED)
-        else:
-            self._set(node_id, entry["max"], entry["max"], NodeState.FINISHED)
-        self._send()
-
-
-class _Run:
-    """One prompt's execution state (events recorded, nodes executed, outputs)."""
-
-    def __init__(self, item: QueueItem, reporter: Reporter) -> None:
-        self.item = item
-        self.reporter = reporter
-        self.sid = item.client_id
-        self.broadcasts = item.broadcasts
-        self.messages: list[list[Any]] = []
-        self.executed: list[str] = []
-        self.values: dict[str, tuple[Any, ...]] = {}
-        self.ui_outputs: dict[str, Any] = {}
-        self.meta: dict[str, Any] = {}
-        self.progress = _Progress(item.prompt_id, self.send)
-
-    def send(self, event: str, data: dict[str, Any]) -> None:
-        if event in _HISTORY_EVENTS:
-            self.messages.append([event, data])
-        if self.sid is not None:
-            self.reporter.send(event, data, self.sid)
-        elif self.broadcasts and event in _BROADCAST_WITHOUT_CLIENT:
-            self.reporter.send(event, data, None)
-
-    def executing(self, node_id: str) -> dict[str, Any]:
-        """The data of ``executing`` for a node."""
-        return {"node": node_id, "display_node": node_id, "prompt_id": self.item.prompt_id}
-
-    def record_ui(self, node_id: str, ui: dict[str, Any]) -> None:
-        self.ui_outputs[node_id] = ui
-        self.meta[node_id] = {"node_id": node_id, "display_node": node_id, "parent_node": None,
-                              "real_node_id": node_id}
 
 
 class GraphExecutor:
@@ -174,7 +63,7 @@ class GraphExecutor:
 
     def execute(self, item: QueueItem, reporter: Reporter) -> Completion:
         self.env.interrupt.clear()  # ComfyUI clears the flag when a prompt starts
-        run = _Run(item, reporter)
+        run = Run(item, reporter)
         prompt = item.prompt
         pid = item.prompt_id
         run.send(protocol.EV_EXECUTION_START, {"prompt_id": pid, "timestamp": now_ms()})
@@ -217,7 +106,7 @@ class GraphExecutor:
         return Completion(HistoryStatus.SUCCESS, True, run.messages, run.ui_outputs, run.meta)
 
     # ---- one node -------------------------------------------------------------------------
-    def _run_node(self, run: _Run, node_id: str) -> None:
+    def _run_node(self, run: Run, node_id: str) -> None:
         node = run.item.prompt[node_id]
         class_type = node["class_type"]
         entry = self.cache.get(node_id)
@@ -306,7 +195,7 @@ class GraphExecutor:
         definition = self.env.catalog.static(class_type) or {}
         return self.fallback(ctx, definition, inputs)
 
-    def _context(self, run: _Run, node_id: str, class_type: str) -> NodeContext:
+    def _context(self, run: Run, node_id: str, class_type: str) -> NodeContext:
         state = self.states.setdefault((node_id, class_type), {})
         ctx = NodeContext(env=self.env, node_id=node_id, class_type=class_type,
                           prompt_id=run.item.prompt_id, prompt=run.item.prompt,
@@ -352,17 +241,17 @@ class GraphExecutor:
         else:
             raise fault_exception(fault)
 
-    def _supports_metadata(self, run: _Run) -> bool:
+    def _supports_metadata(self, run: Run) -> bool:
         return run.sid is not None and run.reporter.supports_preview_metadata(run.sid)
 
-    def _preview(self, run: _Run, node_id: str, preview: Preview) -> None:
+    def _preview(self, run: Run, node_id: str, preview: Preview) -> None:
         metadata = {"node_id": node_id, "prompt_id": run.item.prompt_id, "display_node_id": node_id,
                     "parent_node_id": None, "real_node_id": node_id,
                     "image_type": protocol.IMAGE_MEDIA_TYPES[preview.format]}
         if run.sid is not None or run.broadcasts:
             run.reporter.send_preview(preview, metadata, run.sid)
 
-    def _resolve_inputs(self, run: _Run, node_id: str) -> dict[str, Any]:
+    def _resolve_inputs(self, run: Run, node_id: str) -> dict[str, Any]:
         node = run.item.prompt[node_id]
         node_inputs = node.get("inputs") or {}
         definition = self.env.catalog.static(node["class_type"]) or {}
@@ -393,12 +282,12 @@ class GraphExecutor:
         return values
 
     # ---- failure --------------------------------------------------------------------------
-    def _worker_dies(self, run: _Run, broken: bool) -> bool:
+    def _worker_dies(self, run: Run, broken: bool) -> bool:
         """Whether a ``worker_death`` fault strikes this prompt (``broken``: one real dies on)."""
         faults = self.env.faults
         return faults.any_worker and faults.take_worker_death(run.item.prompt, broken) is not None
 
-    def _broken(self, run: _Run, broken: GraphBreak) -> Completion:
+    def _broken(self, run: Run, broken: GraphBreak) -> Completion:
         """A validated prompt whose graph real's worker cannot build: real's worker thread dies
         of it (the prompt stays running, later ones pending, until a restart). Here the prompt
         fails with that Python error as an ``execution_error`` of the node to blame and the
@@ -408,7 +297,7 @@ class GraphExecutor:
         class_type = run.item.prompt[broken.node_id].get("class_type", "")
         return self._fail(run, _NodeFailed(broken.node_id, class_type, broken.error, {}))
 
-    def _fail(self, run: _Run, failure: _NodeFailed) -> Completion:
+    def _fail(self, run: Run, failure: _NodeFailed) -> Completion:
         pid = run.item.prompt_id
         if failure.exc is None:
             run.send(protocol.EV_EXECUTION_INTERRUPTED, {
