@@ -62,7 +62,6 @@ class ComfyModel:
                                 interrupt=self.interrupt)
         self.executor = make_executor(self.env)
         self._start_profile = settings.device_profile
-        self._own_devices = self.env.devices
         self.set_device_profile(settings.device_profile)
         self.worker: PromptWorker | None = None
         # reset() puts these back: the type directories' and userdata's files, the node times
@@ -119,19 +118,14 @@ class ComfyModel:
 
     def set_device_profile(self, profile: str | None) -> None:
         """Simulate this GPU from now on (a profile's name or file; None: no simulated device,
-        instant nodes). Its /system_stats entry replaces the executor's own devices."""
-        env = self.env
-        if env.gpu is not None:  # the executor's own report comes back
-            env.devices = self._own_devices
+        instant nodes). /system_stats reports it instead of the executor's own devices."""
         if profile is None:
-            env.gpu = None
+            self.env.gpu = None
             return
         s = self.settings
-        env.gpu = SimulatedDevice(gpu_profiles.load(profile), lowvram=s.lowvram, novram=s.novram,
-                                  highvram=s.highvram, gpu_only=s.gpu_only, reserve_vram_gb=s.reserve_vram,
-                                  time_scale=s.device_time_scale)
-        self._own_devices = env.devices
-        env.devices = env.gpu
+        self.env.gpu = SimulatedDevice(gpu_profiles.load(profile), lowvram=s.lowvram, novram=s.novram,
+                                       highvram=s.highvram, gpu_only=s.gpu_only, reserve_vram_gb=s.reserve_vram,
+                                       time_scale=s.device_time_scale)
 
     def _add_profile_faults(self) -> None:
         if self.fault_profile is not None:

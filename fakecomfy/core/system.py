@@ -44,10 +44,11 @@ def cpu_device(total: int, free: int) -> dict[str, Any]:
             "torch_vram_total": total, "torch_vram_free": free}
 
 
-def system_stats(argv: list[str], report: DeviceReport | None = None) -> dict[str, Any]:
-    """The /system_stats answer; ``report``: the executor's devices (else this machine's CPU)."""
-    ram = getattr(report, "ram", None)  # a simulated machine reports its own RAM
-    total, free = memory() if ram is None else ram()
+def system_stats(argv: list[str], report: DeviceReport | None = None,
+                 ram: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The /system_stats answer; ``report``: the executor's or the simulated devices (else this
+    machine's CPU); ``ram``: a simulated machine's (total, free) RAM (else this machine's)."""
+    total, free = memory() if ram is None else ram
     return {
         "system": {
             "os": sys.platform,

@@ -20,7 +20,10 @@ def register(router: Router, model: ComfyModel) -> None:
     argv = list(sys.argv)
 
     async def system_stats(request: Request) -> Response:
-        return json_response(system.system_stats(argv, model.env.devices))
+        gpu = model.env.gpu  # a simulated card stands in for the executor's own devices
+        if gpu is None:
+            return json_response(system.system_stats(argv, model.env.devices))
+        return json_response(system.system_stats(argv, gpu, gpu.ram()))
 
     async def features(request: Request) -> Response:
         return json_response(system.features(model.settings.reported_max_upload_size))
