@@ -67,6 +67,8 @@ USERS_STORAGE: Final = "server"  # GET /users: where the frontend keeps its user
 COMFYUI_VERSION: Final = "0.8.0"
 REQUIRED_FRONTEND_VERSION: Final = "1.35.9"
 TEMPLATES_VERSION: Final = "0.7.67"
+# /system_stats' pytorch_version where torch is not installed: clients parse it as a torch version.
+TORCH_VERSION: Final = "2.9.1+cpu"
 
 # --- uploads and /view ------------------------------------------------------------------------
 HEADER_CONTENT_DISPOSITION: Final = "Content-Disposition"

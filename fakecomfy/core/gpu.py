@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from fakecomfy import protocol
 from fakecomfy.core.faults import OOM_TYPE, exception_from, oom_message
 from fakecomfy.core.gpu_profiles import GIB, MIB, DeviceProfile, Family, family
 
@@ -152,7 +153,9 @@ class SimulatedDevice:
 
     # ---- reports ----------------------------------------------------------------------------
     def torch_version(self) -> str:
-        return "2.9.1+cu128" if not self.profile.is_cpu else "2.9.1+cpu"
+        """The version real reports without torch, with a CUDA build's tag on a card."""
+        release = protocol.TORCH_VERSION.partition("+")[0]
+        return protocol.TORCH_VERSION if self.profile.is_cpu else f"{release}+cu128"
 
     def devices(self) -> list[dict[str, Any]]:
         with self._lock:

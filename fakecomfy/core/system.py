@@ -12,9 +12,6 @@ from typing import Any, TypedDict
 from fakecomfy import protocol
 from fakecomfy.core.execution import DeviceReport
 
-# Reported when torch is not installed; clients parse it, so it must look like a torch version.
-FALLBACK_TORCH_VERSION = "2.9.1+cpu"
-
 
 class LogEntry(TypedDict):
     t: str
@@ -35,7 +32,7 @@ def memory() -> tuple[int, int]:
 
 def torch_version() -> str:
     mod = sys.modules.get("torch")
-    return str(getattr(mod, "__version__", FALLBACK_TORCH_VERSION))
+    return str(getattr(mod, "__version__", protocol.TORCH_VERSION))
 
 
 def cpu_device(total: int, free: int) -> dict[str, Any]:
