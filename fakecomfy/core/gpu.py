@@ -255,7 +255,7 @@ class SimulatedDevice:
             if self.state == VramState.HIGH and moved > self.free():
                 raise OutOfMemory(self.oom_error(moved))
             entry.resident = target  # a model already there may give some of its weights back
-            self.cached = max(0, self.cached - moved) if moved > 0 else self.cached - moved
+            self.cached = max(0, self.cached - moved)  # weights given back stay in torch's cache
             return self.seconds(max(0, moved) / (self.profile.speed.upload_gb_per_s * 1e9))
 
     def _resident_target(self, size: int, loaded: int, minimum: int) -> int:
