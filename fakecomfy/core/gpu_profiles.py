@@ -126,27 +126,22 @@ def shipped() -> dict[str, DeviceProfile]:
     return found
 
 
-def is_shipped(name: str) -> bool:
-    """Whether ``name`` is a shipped profile's name or alias."""
-    wanted = name.strip().lower()
-    return any(wanted == p.name or wanted in p.aliases for p in shipped().values())
-
-
-def load(name_or_path: str) -> DeviceProfile:
-    """A shipped profile by name or alias, else a profile file at that path."""
+def load(name_or_path: str, files: bool = True) -> DeviceProfile:
+    """A shipped profile by name or alias, else (``files``) a profile file at that path."""
     profiles = shipped()
     wanted = name_or_path.strip().lower()
     for profile in profiles.values():
         if wanted == profile.name or wanted in profile.aliases:
             return profile
     path = Path(name_or_path).expanduser()
-    if path.is_file():
+    if files and path.is_file():
         try:
             return parse(json.loads(path.read_text(encoding="utf-8")), str(path))
         except (OSError, ValueError) as exc:
             raise ProfileError(f"device profile {path}: {exc}") from None
     names = ", ".join(sorted(profiles))
-    raise ProfileError(f"unknown device profile {name_or_path!r}; shipped: {names} (or a JSON file's path)")
+    other = "or a JSON file's path" if files else "a profile file only at start, with --device-profile"
+    raise ProfileError(f"unknown device profile {name_or_path!r}; shipped: {names} ({other})")
 
 
 def parse(data: Any, origin: str) -> DeviceProfile:
@@ -183,4 +178,4 @@ def parse(data: Any, origin: str) -> DeviceProfile:
 
 
 __all__ = ["FAMILIES", "GIB", "MIB", "PIXEL_EXPONENT", "SPEED_KEYS", "DeviceProfile", "Family", "ProfileError",
-           "Speed", "family", "is_shipped", "load", "parse", "shipped"]
+           "Speed", "family", "load", "parse", "shipped"]

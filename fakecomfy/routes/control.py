@@ -129,12 +129,9 @@ class ControlRoutes:
         profile = body.get("profile")
         if profile is not None and not isinstance(profile, str):
             raise _bad("profile must be a string or null")
-        if profile is not None and not gpu_profiles.is_shipped(profile):
-            # over HTTP only the shipped ones: a client must not make the server read its files
-            names = ", ".join(sorted(gpu_profiles.shipped()))
-            raise _bad(f"unknown device profile {profile!r}; shipped: {names} (a profile file only at start, "
-                       "with --device-profile)")
         try:
+            if profile is not None:  # over HTTP only the shipped ones: a client must not make the
+                gpu_profiles.load(profile, files=False)  # server read its files
             return json_response(await _in_thread(self.control.set_device_profile, profile))
         except ValueError as err:
             raise _bad(str(err)) from None
