@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fakecomfy.core.gpu import SimulatedDevice, Work
-from fakecomfy.core.gpu_profiles import family
+from fakecomfy.core.gpu_profiles import Family, family
 from fakecomfy.executors.numpy.values import Clip, ControlNet, Guider, Model, Sampler, Vae
 
 # Model evaluations per step of the samplers that make more than one (the last step of a
@@ -111,8 +111,13 @@ def _sampling(gpu: SimulatedDevice, model: Model, guider: Guider | None, latent:
     return gpu.sampling(model.name, fam, batch, area, area * 64, conds, evals, _controls(inputs, guider))
 
 
+def _vae_family(vae: Vae) -> Family:
+    """A VAE's family by its latent channels: SD's 4-channel AutoencoderKL or the 16-channel one."""
+    return family("flux" if vae.latent_channels == 16 else "sd15")
+
+
 def _vae(gpu: SimulatedDevice, vae: Vae, latent: tuple[int, ...] | None, image: tuple[int, ...] | None) -> Work:
-    fam = family("flux" if vae.latent_channels == 16 else "sd15")
+    fam = _vae_family(vae)
     dtype = gpu.profile.dtype_bytes
     if latent is not None:
         batch, area = latent[0], math.prod(latent[2:])
@@ -126,14 +131,13 @@ def _vae(gpu: SimulatedDevice, vae: Vae, latent: tuple[int, ...] | None, image: 
 
 
 def _part(value: Any) -> tuple[str, str, int] | None:
-    if isinstance(value, Guider):
-        value = value.model
+    """The model part a value is: (part, file name, bytes), or None."""
     if isinstance(value, Model):
         return "unet", value.name, family(value.arch).unet_bytes
     if isinstance(value, Clip):
         return "clip", value.name, family(value.arch).clip_bytes
     if isinstance(value, Vae):
-        return "vae", value.name, family("flux" if value.latent_channels == 16 else "sd15").vae_bytes
+        return "vae", value.name, _vae_family(value).vae_bytes
     if isinstance(value, ControlNet):
         return "controlnet", value.name, controlnet_bytes(value.name)
     return None
@@ -141,12 +145,13 @@ def _part(value: Any) -> tuple[str, str, int] | None:
 
 def live_parts(outputs: Iterable[Iterable[Any]]) -> set[tuple[str, str]]:
     """The model parts the cached outputs still hold (each node's outputs, in turn)."""
-    return {(p[0], p[1]) for values in outputs for p in map(_part, values) if p is not None}
+    held = (v.model if isinstance(v, Guider) else v for values in outputs for v in values)
+    return {(p[0], p[1]) for p in map(_part, held) if p is not None}
 
 
 def after(gpu: SimulatedDevice, outputs: Iterable[Any]) -> float:
     """Seconds a node that output models spent reading them from disk."""
-    parts = [p for p in map(_part, (v for v in outputs if not isinstance(v, Guider))) if p is not None]
+    parts = [p for p in map(_part, outputs) if p is not None]
     return gpu.read(parts) if parts else 0.0
 
 

@@ -15,7 +15,7 @@ from fakecomfy import protocol
 from fakecomfy.core.execution import Completion, ExecutionEnv, Preview, QueueItem, Reporter, WorkerDied
 from fakecomfy.core.faults import OOM_TIPS, OOM_TYPES, FaultKind, fault_exception
 from fakecomfy.core.gate import Unit
-from fakecomfy.core.gpu import OutOfMemory
+from fakecomfy.core.gpu import OutOfMemory, SimulatedDevice
 from fakecomfy.core.validation.definitions import finalize_inputs, input_info, is_v3
 from fakecomfy.core.validation.link_types import is_link
 from fakecomfy.exception_names import exception_type_name
@@ -138,10 +138,10 @@ class GraphExecutor:
                 self._strike(ctx, 0)
             gpu = self.env.gpu
             if gpu is not None:
-                self._device_work(ctx, inputs)
+                self._device_work(gpu, ctx, inputs)
             result = self._call(ctx, class_type, inputs)
             if gpu is not None:
-                self._device_read(ctx, result)
+                self._device_read(gpu, ctx, result)
             if not ctx.time_spent:
                 ctx.sleep(ctx.node_time)
         except Interrupted:
@@ -159,23 +159,23 @@ class GraphExecutor:
             run.record_ui(node_id, result.ui)
         run.progress.finish(node_id)
 
-    def _device_work(self, ctx: NodeContext, inputs: dict[str, Any]) -> None:
+    @staticmethod
+    def _device_work(gpu: SimulatedDevice, ctx: NodeContext, inputs: dict[str, Any]) -> None:
         """The simulated GPU's share of a node: models moved to the card first (not
         interruptible, as real's loading), then its own work as part of the node's time."""
-        assert self.env.gpu is not None
         try:
-            work = device_work.before(self.env.gpu, ctx.class_type, inputs)
+            work = device_work.before(gpu, ctx.class_type, inputs)
         except OutOfMemory as oom:
             raise oom.error from None
         if work.before_s > 0:
             time.sleep(work.before_s)
         ctx.device_time = work.work_s
 
-    def _device_read(self, ctx: NodeContext, result: NodeResult) -> None:
+    @staticmethod
+    def _device_read(gpu: SimulatedDevice, ctx: NodeContext, result: NodeResult) -> None:
         """A loader's time reading its models from disk, after it made them."""
-        assert self.env.gpu is not None
-        seconds = device_work.after(self.env.gpu, result.outputs)
-        self.env.gpu.finish_work()
+        seconds = device_work.after(gpu, result.outputs)
+        gpu.finish_work()
         if ctx.time_spent:  # the node spent its configured time already
             time.sleep(seconds)
         else:
