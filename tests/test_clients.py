@@ -297,6 +297,23 @@ async def run_events(client: Any, workflow: dict[str, Any], **kwargs: Any) -> li
     return [event async for event in client.run(workflow, **kwargs)]
 
 
+def pick_and_run(busy: ServerThread, urls: list[str], workflow: dict[str, Any],
+                 listen: float) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The library's pick_server over ``urls``, then its run of ``workflow``; ``busy``'s queue is
+    cleared and its prompt interrupted afterwards."""
+    async def main() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async with aiohttp.ClientSession() as session:
+            client = ComfyClient(session, urls, max_listen_seconds=listen, fetch_image_timeout=10)
+            picked = await client.pick_server()
+            return picked, await run_events(client, workflow)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        requests.post(busy.url + "/queue", json={"clear": True})
+        requests.post(busy.url + "/interrupt")
+
+
 def test_async_tool_run_streams_progress_then_the_image(make_server: MakeServer) -> None:
     srv = make_server(node_times={"KSampler": STEP_SECONDS})
 
@@ -338,17 +355,7 @@ def test_async_tool_dispatches_to_the_idle_server(make_server: MakeServer) -> No
     for seed in (1, 2):
         requests.post(busy.url + "/prompt", json={"prompt": small_txt2img(seed=seed, steps=200)})
 
-    async def main() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        async with aiohttp.ClientSession() as session:
-            client = ComfyClient(session, [busy.url, idle.url], max_listen_seconds=10, fetch_image_timeout=10)
-            picked = await client.pick_server()
-            return picked, await run_events(client, small_txt2img(steps=2))
-
-    try:
-        picked, events = asyncio.run(main())
-    finally:
-        requests.post(busy.url + "/queue", json={"clear": True})
-        requests.post(busy.url + "/interrupt")
+    picked, events = pick_and_run(busy, [busy.url, idle.url], small_txt2img(steps=2), listen=10)
     assert picked is not None and (picked["ip"], picked["load"]) == (idle.url, 0)
     assert events[0]["data"]["server_url"] == idle.url
     assert events[-1]["type"] == "image"
@@ -367,18 +374,8 @@ def test_async_tool_routes_around_a_simulated_card_that_is_busy(make_server: Mak
         sdxl["3"]["inputs"]["seed"] = seed
         requests.post(small.url + "/prompt", json={"prompt": sdxl})
 
-    async def main() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        async with aiohttp.ClientSession() as session:
-            client = ComfyClient(session, [small.url, big.url], max_listen_seconds=30, fetch_image_timeout=10)
-            picked = await client.pick_server()
-            return picked, await run_events(client, small_txt2img(steps=4))
-
-    try:
-        picked, events = asyncio.run(main())
-        stats = [requests.get(srv.url + "/system_stats").json()["devices"][0] for srv in (small, big)]
-    finally:
-        requests.post(small.url + "/queue", json={"clear": True})
-        requests.post(small.url + "/interrupt")
+    picked, events = pick_and_run(small, [small.url, big.url], small_txt2img(steps=4), listen=30)
+    stats = [requests.get(srv.url + "/system_stats").json()["devices"][0] for srv in (small, big)]
     assert picked is not None and picked["ip"] == big.url
     assert events[0]["data"]["server_url"] == big.url and events[-1]["type"] == "image"
     assert [s["name"] for s in stats] == ["cuda:0 NVIDIA GeForce RTX 3070 : cudaMallocAsync",
