@@ -22,6 +22,7 @@ from fakecomfy.testing import FakeComfy
 WORKFLOWS = Path(__file__).resolve().parent.parent / "fixtures" / "workflows"
 SDXL = FAMILIES["sdxl"]
 SD15 = FAMILIES["sd15"]
+RTX4090_FILE = Path(gpu_profiles.__file__).parent.parent / "data" / "device_profiles" / "rtx4090.json"
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -76,8 +77,7 @@ def test_shipped_profiles_name_their_sources() -> None:
 def test_profiles_load_by_alias_or_file(tmp_path: Path) -> None:
     assert gpu_profiles.load("4090").name == "rtx4090"
     assert gpu_profiles.load("8GB").name == "rtx3070-8gb"
-    data = json.loads((Path(gpu_profiles.__file__).parent.parent / "data" / "device_profiles" / "rtx4090.json")
-                      .read_text(encoding="utf-8"))
+    data = json.loads(RTX4090_FILE.read_text(encoding="utf-8"))
     data.update(name="my-card", aliases=[])
     data["device"]["vram_total_mib"] = 12288
     mine = tmp_path / "card.json"
@@ -254,8 +254,7 @@ def test_the_control_plane_switches_profiles_and_reset_puts_it_back(card: FakeCo
     assert get_json(card.url + "/_fakecomfy/state")["device_profile"] == "a100-80gb"
     status, body = put_json(card.url + "/_fakecomfy/device", {"profile": "rtx0"})
     assert status == 400 and "unknown device profile 'rtx0'" in body["error"]
-    profile_file = Path(gpu_profiles.__file__).parent.parent / "data" / "device_profiles" / "rtx4090.json"
-    status, body = put_json(card.url + "/_fakecomfy/device", {"profile": str(profile_file)})
+    status, body = put_json(card.url + "/_fakecomfy/device", {"profile": str(RTX4090_FILE)})
     assert status == 400 and "a profile file only at start" in body["error"]  # no file reads for clients
     status, body = put_json(card.url + "/_fakecomfy/device", {"profile": None})
     assert body == {"profile": None}
